@@ -1,0 +1,180 @@
+"""The `barstore` command line. Heavy libraries (Feast, torch, GX, even DuckDB) load inside commands
+so that `barstore --help` stays fast."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    help="barstore: bars in DuckDB -> SQL feature models -> Feast -> LSTM training and prediction.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+HomeOpt = typer.Option(
+    None, "--home", envvar="BARSTORE_HOME", help="Workspace folder (default ./.barstore)."
+)
+
+
+class Label(str, Enum):
+    start = "start"
+    end = "end"
+
+
+class BadRows(str, Enum):
+    fail = "fail"
+    quarantine = "quarantine"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def _run(fn):
+    """Run a command body; user errors print plainly and exit non-zero."""
+    from .errors import BarstoreError
+
+    try:
+        return fn()
+    except BarstoreError as err:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(err.exit_code) from None
+
+
+def _workspace(home):
+    from .home import resolve_home
+
+    return resolve_home(home)
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="CSV, Parquet or JSON files."),
+    symbol: Optional[str] = typer.Option(None, help="Symbol of the bars (optional when the file has a symbol column)."),
+    timeframe: str = typer.Option(..., help="Bar timeframe: 1m, 5m, 15m, 1h, 4h, 1d."),
+    tz: Optional[str] = typer.Option(None, help="Zone of naive timestamps, e.g. America/New_York."),
+    calendar: Optional[str] = typer.Option(None, help="Session calendar: crypto_24x7, us_rth, cme_globex."),
+    label: Label = typer.Option(Label.start, help="Whether timestamps mark each bar's start or end."),
+    contract: Optional[str] = typer.Option(None, help="Futures contract, e.g. ENQ.H24 (needs --root)."),
+    root: Optional[str] = typer.Option(None, help="Futures root of --contract, e.g. NQ: its continuous series."),
+    on_bad_rows: BadRows = typer.Option(BadRows.fail, help="fail: refuse the file; quarantine: store bad rows in raw.rejected_bars."),
+    replace: bool = typer.Option(False, help="Overwrite existing bars whose values differ."),
+    home: Optional[str] = HomeOpt,
+):
+    """Validate bar files and load them into raw.bars (one transaction per invocation)."""
+
+    def body():
+        from .ingest import IngestOptions, ingest_files
+        from .warehouse import connect
+
+        ws = _workspace(home)
+        opts = IngestOptions(
+            symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar, label=label.value,
+            contract=contract, root=root, on_bad_rows=on_bad_rows.value, replace=replace,
+        )
+        con = connect(ws.warehouse)
+        report = ingest_files(con, paths, opts)
+        report.print()
+
+    _run(body)
+
+
+@app.command()
+def build(
+    select: Optional[str] = typer.Option(None, "--select", "-s", help="dbt-like selector: name, name+, +name, folder/."),
+    full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+    home: Optional[str] = HomeOpt,
+):
+    """Build the SQL models in dependency order."""
+
+    def body():
+        from .models.runner import build_models
+        from .warehouse import connect
+
+        ws = _workspace(home)
+        con = connect(ws.warehouse)
+        build_models(con, ws.sql_dir, select=select, full_refresh=full_refresh, show=True)
+
+    _run(body)
+
+
+@app.command()
+def dag(home: Optional[str] = HomeOpt):
+    """Print the model graph (inferred from the tables each query reads)."""
+
+    def body():
+        from .models.project import load_project
+        from .models.dag import print_dag
+
+        print_dag(load_project(_workspace(home).sql_dir))
+
+    _run(body)
+
+
+@app.command()
+def lineage(
+    target: str = typer.Argument(..., help="MODEL.COLUMN, e.g. bars_1d.close"),
+    home: Optional[str] = HomeOpt,
+):
+    """Column-level lineage of a model column down to raw.bars columns."""
+
+    def body():
+        from .models.lineage import print_lineage
+        from .models.project import load_project
+
+        print_lineage(load_project(_workspace(home).sql_dir), target)
+
+    _run(body)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="A SQL query over the warehouse (models by plain name)."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    home: Optional[str] = HomeOpt,
+):
+    """Run a read-only SQL query on the warehouse."""
+
+    def body():
+        from .query import run_query
+
+        run_query(_workspace(home).warehouse, query, format.value, output)
+
+    _run(body)
+
+
+@app.command()
+def demo(
+    files: Optional[list[Path]] = typer.Argument(None, help="Bar files to use instead of synthetic bars."),
+    days: int = typer.Option(400, help="Days of synthetic 1-minute bars."),
+    symbols: int = typer.Option(3, help="Number of synthetic symbols."),
+    home: Optional[str] = HomeOpt,
+):
+    """Build a workspace end to end on synthetic bars (or named files) and summarise it."""
+
+    def body():
+        from .demo import run_demo
+
+        run_demo(_workspace(home), files=files or [], days=days, n_symbols=symbols)
+
+    _run(body)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
