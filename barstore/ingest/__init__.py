@@ -1,0 +1,11 @@
+"""Bar ingest: validate CSV/Parquet/JSON bar files and load them into raw.bars.
+
+Modules: readers (file -> Arrow table with row numbers), columns (which column is what),
+timestamps (parsing to UTC bar starts), checks (row rules as SQL), duplicates, rejects (bad rows),
+symbols (symbols and calendars), load (the anti-join write and raw.ingest_log), pipeline (the transaction)."""
+
+from .options import IngestOptions
+from .pipeline import ingest_files
+from .report import IngestReport, SymbolCounts
+
+__all__ = ["IngestOptions", "IngestReport", "SymbolCounts", "ingest_files"]

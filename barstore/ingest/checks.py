@@ -1,0 +1,123 @@
+"""The row rules, as one vectorised DuckDB query: each row gets its bar start and a `reason`
+(NULL when the row is good; all failed rules joined by '; ' otherwise)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .columns import PRICES
+from .readers import ROW, SOURCE_VIEW
+from .timestamps import is_numeric_type, quote_ident, sql_literal, text_sql, timestamp_sql
+
+CALENDAR_TABLE = "_ingest_cal"   # (symbol, cal_tz, session_open), for daily bars only
+
+
+@dataclass(frozen=True)
+class Grid:
+    timeframe: str
+    seconds: int
+    label: str            # "start" or "end"
+    alt_zone: str         # daily bars: zone whose midnight also marks a date (--tz, else UTC)
+
+
+def _quoted(expr: str) -> str:
+    return f"('''' || {expr} || '''')"
+
+
+def number_sql(col: str, duck_type: str) -> str:
+    if is_numeric_type(duck_type):
+        return f"CAST({col} AS DOUBLE)"
+    return f"TRY_CAST(trim({text_sql(col, duck_type)}) AS DOUBLE)"
+
+
+def _start_and_grid(grid: Grid) -> tuple[str, str]:
+    """SQL for (bar start, is on grid) from `ts0`, the parsed label time."""
+    ts = "ts0" if grid.label == "start" else f"(ts0 - INTERVAL {grid.seconds} SECOND)"
+    if grid.timeframe == "1d":
+        # Vendors label daily bars by date: midnight (calendar zone, else --tz/UTC) or the session open;
+        # the stored start is that trading day's session open.
+        local = f"timezone(c.cal_tz, {ts})"
+        alt = f"timezone({sql_literal(grid.alt_zone)}, {ts})"
+        opened = f"({local} - c.session_open)"
+        day = (f"CASE WHEN CAST({local} AS TIME) = TIME '00:00' THEN CAST({local} AS DATE) "
+               f"WHEN CAST({opened} AS TIME) = TIME '00:00' THEN CAST({opened} AS DATE) "
+               f"WHEN CAST({alt} AS TIME) = TIME '00:00' THEN CAST({alt} AS DATE) END")
+        start = f"timezone(c.cal_tz, ({day}) + c.session_open)"
+        return start, f"({start} IS NOT NULL)"
+    step = 3600 if grid.timeframe == "4h" else grid.seconds  # 4h bars follow sessions: any whole hour
+    return ts, f"(epoch_us({ts}) % {step * 1_000_000} = 0)"
+
+
+def _grid_words(grid: Grid) -> str:
+    if grid.timeframe == "1d":
+        return "a daily bar must be at 00:00 or at the session open in the zone of the calendar"
+    if grid.timeframe == "4h":
+        return "4h bars must start on a whole hour"
+    return f"{grid.timeframe} bars start at multiples of {grid.timeframe} from midnight UTC"
+
+
+def stage_sql(roles: dict[str, str], types: dict[str, str], symbol_sql: str, zone: str | None,
+              grid: Grid) -> tuple[str, bool]:
+    """SELECT __row, symbol, ts, open, high, low, close, volume, reason [, naive] from SOURCE_VIEW.
+
+    With no `zone` for naive values, a `naive` column flags them (the caller refuses the file) and
+    whether it is present is returned with the SQL."""
+    ts_col = quote_ident(roles["ts"])
+    ts = timestamp_sql(ts_col, types[roles["ts"]], zone or "UTC")
+    with_naive_flag = zone is None and ts.naive != "FALSE"
+    values = {r: quote_ident(roles[r]) for r in (*PRICES, "volume")}
+    # Raw cells ride along untouched; they become text only inside the branches that report a bad
+    # row, because casting every cell to text would cost more than all the checks together.
+    parsed = ",\n".join(
+        [f"{ROW}", f"{symbol_sql} AS symbol", f"{ts.value} AS ts0", f"{ts_col} AS raw_ts"]
+        + [f"{number_sql(col, types[roles[r]])} AS {r}" for r, col in values.items()]
+        + [f"{col} AS raw_{r}" for r, col in values.items()]
+        + ([f"{ts.naive} AS naive"] if with_naive_flag else [])
+    )
+    shown = {r: _quoted(text_sql(f"raw_{r}", types[roles[r]])) for r in ("ts", *values)}
+    start, on_grid = _start_and_grid(grid)
+    join = f"LEFT JOIN {CALENDAR_TABLE} c USING (symbol)" if grid.timeframe == "1d" else ""
+
+    def price_reason(r: str) -> str:
+        return (f"CASE WHEN {r} IS NULL THEN (CASE WHEN raw_{r} IS NULL THEN '{r} is missing' "
+                f"ELSE format('{r} {{}} is not a number', {shown[r]}) END) "
+                f"WHEN NOT isfinite({r}) THEN format('{r} is {{}}', {r}) "
+                f"WHEN {r} <= 0 THEN format('{r} {{}} is not positive', {r}) END")
+
+    finite = " AND ".join(f"isfinite({r})" for r in PRICES)
+    off_grid = sql_literal(f"timestamp {{}} is not on the {grid.timeframe} grid ({_grid_words(grid)})")
+    reasons = ", ".join(
+        ["CASE WHEN symbol IS NULL THEN 'symbol is missing' END",
+         "CASE WHEN ts0 IS NULL THEN (CASE WHEN raw_ts IS NULL THEN 'timestamp is missing' "
+         "ELSE format('timestamp {} cannot be parsed', " + shown["ts"] + ") END) "
+         f"WHEN NOT on_grid THEN format({off_grid}, {shown['ts']}) END"]
+        + [price_reason(r) for r in PRICES]
+        + ["CASE WHEN volume IS NULL THEN (CASE WHEN raw_volume IS NULL THEN 'volume is missing' "
+           "ELSE format('volume {} is not a number', " + shown["volume"] + ") END) "
+           "WHEN isnan(volume) OR isinf(volume) THEN format('volume is {}', volume) "
+           "WHEN volume < 0 THEN format('volume {} is negative', volume) END",
+           f"CASE WHEN {finite} AND high < greatest(open, close) "
+           "THEN format('high {} is below max(open, close) = {}', high, greatest(open, close)) END",
+           f"CASE WHEN {finite} AND low > least(open, close) "
+           "THEN format('low {} is above min(open, close) = {}', low, least(open, close)) END"]
+    )
+    good = (f"symbol IS NOT NULL AND on_grid AND {finite} AND open > 0 AND high > 0 AND low > 0 "
+            "AND close > 0 AND isfinite(volume) AND volume >= 0 "
+            "AND high >= greatest(open, close) AND low <= least(open, close)")
+    sql = f"""
+WITH parsed AS (
+    SELECT {parsed}
+    FROM {SOURCE_VIEW}
+), placed AS (
+    SELECT parsed.*, {start} AS ts, {on_grid} AS on_grid
+    FROM parsed {join}
+)
+SELECT {ROW}, symbol, ts, open, high, low, close, volume,
+       CASE WHEN {good} THEN NULL ELSE concat_ws('; ', {reasons}) END AS reason
+       {', naive AND ts0 IS NOT NULL AS naive' if with_naive_flag else ''}
+FROM placed
+"""
+    return sql, with_naive_flag
+
+
+QUOTE_MACRO = "CREATE OR REPLACE TEMP MACRO quote_text(x) AS '''' || x || ''''"

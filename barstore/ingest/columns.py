@@ -1,0 +1,45 @@
+"""Which file column plays which role (timestamp, open, ..., symbol): names matched case-insensitively."""
+
+from __future__ import annotations
+
+from ..errors import IngestError
+
+# Accepted names per role, in the order they are tried.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "ts": ("ts", "t", "time", "timestamp", "date", "datetime", "ts_utc", "ts_et"),
+    "open": ("open", "o"),
+    "high": ("high", "h"),
+    "low": ("low", "l"),
+    "close": ("close", "c"),
+    "volume": ("volume", "v", "vol"),
+    "symbol": ("symbol",),
+}
+REQUIRED = ("ts", "open", "high", "low", "close", "volume")
+PRICES = ("open", "high", "low", "close")
+
+
+def match_columns(names: list[str], source: str) -> dict[str, str]:
+    """Map each role to the file's column name; extra columns are ignored.
+
+    Raises IngestError for a missing required column or when two columns claim one role
+    (e.g. both `o` and `open`), since guessing would silently load the wrong values."""
+    by_lower: dict[str, list[str]] = {}
+    for name in names:
+        by_lower.setdefault(name.strip().lower(), []).append(name)
+
+    found: dict[str, str] = {}
+    for role, aliases in ALIASES.items():
+        candidates = [name for alias in aliases for name in by_lower.get(alias, [])]
+        if len(candidates) > 1:
+            raise IngestError(
+                f"{source}: columns {', '.join(map(repr, candidates))} all look like the {role} column; "
+                "keep one or rename the others"
+            )
+        if candidates:
+            found[role] = candidates[0]
+        elif role in REQUIRED:
+            raise IngestError(
+                f"{source}: missing required column {role!r} (accepted names, any case: "
+                f"{', '.join(aliases)}); the file has {', '.join(map(repr, names)) or 'no columns'}"
+            )
+    return found

@@ -1,0 +1,138 @@
+"""`ingest_files`: validate bar files and load them into raw.bars in one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from time import perf_counter
+
+import duckdb
+
+from ..errors import BarstoreError, IngestError
+from .checks import Grid, stage_sql
+from .columns import match_columns
+from .duplicates import STAGE, resolve_duplicates
+from .load import log_changes, write_bars
+from .options import IngestOptions, validate
+from .progress import file_progress
+from .readers import ROW, SOURCE_VIEW, Source, close_source, open_source
+from .rejects import quarantine_bad_rows, refuse_bad_rows
+from .report import IngestReport, SymbolCounts
+from .symbols import check_file_symbols, create_calendar_table, given_symbol, register_symbols, symbol_sql
+from .timestamps import quote_ident, text_sql
+
+
+def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: IngestOptions,
+                 progress: bool = True) -> IngestReport:
+    """Load `paths` as `opts.timeframe` bars. All files form one transaction: any error (raised as
+    IngestError naming the file, row and reason) rolls back every file of the invocation."""
+    started = perf_counter()
+    tf_seconds = validate(con, opts)
+    if not paths:
+        raise IngestError("no files to ingest")
+    report = IngestReport(timeframe=opts.timeframe)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        report.batch_id, now = con.execute("SELECT nextval('raw.batch_seq'), current_timestamp").fetchall()[0]
+        with file_progress(progress, len(paths)) as shown:
+            for path in map(Path, paths):
+                shown.file(path)
+                report.counts += _ingest_file(con, path, opts, tf_seconds, report, now, shown)
+                shown.done()
+        con.execute("COMMIT")
+    except BarstoreError as err:
+        con.execute("ROLLBACK")
+        raise type(err)(f"{err}\nNothing was written: the ingest of all {len(paths)} file(s) "
+                        "of this command was rolled back.") from None
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    report.elapsed = perf_counter() - started
+    return report
+
+
+def _ingest_file(con, path: Path, opts: IngestOptions, tf_seconds: int, report: IngestReport, now,
+                 shown) -> list[SymbolCounts]:
+    src = open_source(con, path)
+    try:
+        return _load_source(con, src, opts, tf_seconds, report, now, shown)
+    except duckdb.Error as err:
+        raise IngestError(f"{src.path}: the database refused the data: {err}") from None
+    finally:
+        _drop_scratch(con, src)
+
+
+def _load_source(con, src: Source, opts: IngestOptions, tf_seconds: int, report: IngestReport, now,
+                 shown) -> list[SymbolCounts]:
+    path, source, types = src.path, str(src.path), src.columns
+    columns = list(types)
+    roles = match_columns(columns, source)
+
+    given = given_symbol(opts)
+    symbol_expr = symbol_sql(roles.get("symbol"), given, source)
+    symbols = sorted(r[0] for r in con.execute(f"SELECT DISTINCT {symbol_expr} FROM {SOURCE_VIEW}").fetchall()
+                     if r[0] is not None)
+    check_file_symbols(symbols, given, source)
+    register_symbols(con, symbols, opts, source)
+    if opts.timeframe == "1d":
+        create_calendar_table(con, symbols)
+
+    # A column literally named ts_utc holds UTC even when its values carry no offset.
+    zone = "UTC" if roles["ts"].lower() == "ts_utc" else opts.tz
+    grid = Grid(opts.timeframe, tf_seconds, opts.label, alt_zone=opts.tz or "UTC")
+    shown.stage(path, "checking")
+    sql, has_naive_flag = stage_sql(roles, types, symbol_expr, zone, grid)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {sql}")
+    if has_naive_flag:
+        _refuse_naive(con, source, roles["ts"], types[roles["ts"]])
+
+    dropped = resolve_duplicates(con)
+    stats = con.execute(
+        f"SELECT symbol, count(*), count(reason), min(ts) FILTER (reason IS NULL), "
+        f"max(ts) FILTER (reason IS NULL) FROM {STAGE} GROUP BY symbol ORDER BY symbol"
+    ).fetchall()
+    read = {s: n + dropped.get(s, 0) for s, n, *_ in stats}
+    bad = sum(r[2] for r in stats)
+    if bad and opts.on_bad_rows == "fail":
+        refuse_bad_rows(con, source, src.fmt, bad, src.rows)
+    if bad:
+        quarantine_bad_rows(con, source, columns, opts.timeframe, now)
+    if dropped:
+        report.notes.append(f"{source}: {sum(dropped.values()):,} repeated identical row(s) loaded once")
+
+    shown.stage(path, "writing")
+    valid = {s: (n - rejected, first, last) for s, n, rejected, first, last in stats
+             if s is not None and n > rejected}
+    changes = write_bars(con, source, opts.timeframe, opts.replace, now, valid)
+    log_changes(con, report.batch_id, source, opts.timeframe, now, read, changes)
+    return [
+        SymbolCounts(
+            source=source, symbol=s if s is not None else "(missing)", read=read[s],
+            inserted=changes[s].inserted if s in changes else 0,
+            unchanged=changes[s].unchanged if s in changes else 0,
+            replaced=changes[s].replaced if s in changes else 0,
+            rejected=rejected, duplicates=dropped.get(s, 0),
+        )
+        for s, _, rejected, _, _ in stats
+    ]
+
+
+def _drop_scratch(con, src: Source) -> None:
+    try:
+        close_source(con, src.arrow)
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    except duckdb.TransactionException:
+        pass  # the transaction failed: the caller's rollback drops the table, and a view name is reused
+
+
+def _refuse_naive(con, source: str, ts_col: str, ts_type: str) -> None:
+    n, first = con.execute(f"SELECT count(*), min({ROW}) FROM {STAGE} WHERE naive").fetchall()[0]
+    if not n:
+        return
+    value = con.execute(
+        f"SELECT {text_sql(quote_ident(ts_col), ts_type)} FROM {SOURCE_VIEW} WHERE {ROW} = ?", [first]
+    ).fetchall()[0][0]
+    raise IngestError(
+        f"{source}: row {first}: timestamp {value!r} in column {ts_col!r} has no time zone "
+        f"({n:,} such row(s)); pass --tz with the zone the file is written in, e.g. --tz America/New_York "
+        "(a column named ts_utc is read as UTC)"
+    )

@@ -1,0 +1,98 @@
+"""Which symbol(s) a file's bars belong to, and registering them with a session calendar."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ..errors import IngestError
+from ..warehouse import calendar_names
+from .checks import CALENDAR_TABLE
+from .options import IngestOptions
+from .timestamps import quote_ident, sql_literal
+
+
+def given_symbol(opts: IngestOptions) -> str | None:
+    """The symbol named on the command line: the contract when loading a futures contract."""
+    return opts.contract.strip() if opts.contract else opts.symbol
+
+
+def symbol_sql(symbol_col: str | None, given: str | None, source: str) -> str:
+    """SQL for each row's symbol; rows with an empty symbol cell fall back to --symbol."""
+    if symbol_col is None:
+        if given is None:
+            raise IngestError(f"{source}: the file has no symbol column; pass --symbol")
+        return sql_literal(given)
+    cell = f"nullif(trim(CAST({quote_ident(symbol_col)} AS VARCHAR)), '')"
+    return f"coalesce({cell}, {sql_literal(given)})" if given else cell
+
+
+def check_file_symbols(found: list[str], given: str | None, source: str) -> None:
+    if given is not None and any(s != given for s in found):
+        others = sorted(s for s in found if s != given)
+        shown = ", ".join(others[:10]) + (" ..." if len(others) > 10 else "")
+        raise IngestError(
+            f"{source}: the symbol column holds {shown}, which does not match --symbol/--contract {given}; "
+            "drop the option to load every symbol of the file, or filter the file"
+        )
+
+
+def check_calendar(con: duckdb.DuckDBPyConnection, calendar: str) -> None:
+    names = calendar_names(con)
+    if calendar not in names:
+        raise IngestError(f"unknown calendar {calendar!r}; use one of {', '.join(names)}")
+
+
+def register_symbols(con: duckdb.DuckDBPyConnection, symbols: list[str], opts: IngestOptions,
+                     source: str) -> None:
+    """Give each symbol a calendar: --calendar registers or updates it, known symbols keep theirs."""
+    if opts.contract:
+        _register_contract(con, opts)
+        symbols = [s for s in symbols if s != given_symbol(opts)]
+    if not symbols:
+        return
+    if opts.calendar:
+        con.executemany(
+            "INSERT INTO raw.symbols (symbol, calendar) VALUES (?, ?) "
+            "ON CONFLICT (symbol) DO UPDATE SET calendar = excluded.calendar",
+            [[s, opts.calendar] for s in symbols],
+        )
+        return
+    known = {r[0] for r in con.execute(
+        "SELECT symbol FROM raw.symbols WHERE list_contains(?, symbol)", [symbols]).fetchall()}
+    new = [s for s in symbols if s not in known]
+    if new:
+        shown = ", ".join(new[:10]) + (" ..." if len(new) > 10 else "")
+        raise IngestError(
+            f"{source}: new symbol(s) {shown}: pass --calendar to register them "
+            f"(one of {', '.join(calendar_names(con))})"
+        )
+
+
+def _register_contract(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> None:
+    contract = given_symbol(opts)
+    calendar = opts.calendar or _known_calendar(con, contract) or _known_calendar(con, opts.root)
+    if calendar is None:
+        raise IngestError(
+            f"new contract {contract}: pass --calendar to register it "
+            f"(one of {', '.join(calendar_names(con))})"
+        )
+    try:
+        from ..contracts import register_contract  # written alongside; imported when needed
+    except ImportError as err:
+        raise IngestError(f"--contract needs barstore.contracts, which could not be imported: {err}") from None
+    register_contract(con, contract, opts.root, calendar)
+
+
+def _known_calendar(con: duckdb.DuckDBPyConnection, symbol: str | None) -> str | None:
+    rows = con.execute("SELECT calendar FROM raw.symbols WHERE symbol = ?", [symbol]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def create_calendar_table(con: duckdb.DuckDBPyConnection, symbols: list[str]) -> None:
+    """Session zone and open per symbol, joined by the daily-grid rule."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CALENDAR_TABLE} AS "
+        "SELECT s.symbol, c.tz AS cal_tz, c.session_open FROM raw.symbols s "
+        "JOIN raw.calendars c ON c.name = s.calendar WHERE list_contains(?, s.symbol)",
+        [symbols],
+    )
