@@ -21,7 +21,9 @@ class Workspace:
 
     @property
     def sql_dir(self) -> Path:
-        return self.project_dir / "sql"
+        # $BARSTORE_SQL_DIR points the commands at another models folder (tests use fixture projects).
+        override = os.environ.get("BARSTORE_SQL_DIR")
+        return Path(override).expanduser().resolve() if override else self.project_dir / "sql"
 
     @property
     def models_dir(self) -> Path:

@@ -1,0 +1,200 @@
+"""Building the selected models, in dependency order, inside one transaction (all or nothing)."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..errors import ModelError
+from .dependencies import BUILD_WINDOW
+from .incremental import (
+    RunRecord,
+    apply_increment,
+    drop_window,
+    fill_full_window,
+    fill_incremental_window,
+    full_build_reason,
+    last_runs,
+    max_batch_id,
+)
+from .project import Model, Project, load_project
+from .selectors import select_models
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    model: str
+    materialized: str
+    mode: str          # full | incremental | up to date | view
+    rows: int | None   # rows written by this run (None for views)
+    seconds: float
+    reason: str = ""   # why a full build, e.g. "first build", "query changed"
+
+
+def build_models(
+    con: duckdb.DuckDBPyConnection,
+    sql_dir: Path,
+    select: str | None = None,
+    full_refresh: bool = False,
+    show: bool = True,
+) -> list[ModelResult]:
+    """Build the selected models (all by default); on any error nothing is changed and ModelError is raised."""
+    project = load_project(sql_dir)
+    selected = select_models(project, select)
+    existing = _existing_relations(con)
+    check_references(project, selected, existing)
+    runs = last_runs(con)
+    results: list[ModelResult] = []
+    progress = _progress(show, len(selected))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        batch = max_batch_id(con)
+        _run_macros(con, project)
+        reset: set[str] = set()
+        with progress or nullcontext():
+            task = progress.add_task("building", total=len(selected)) if progress else None
+            for name in selected:
+                model = project.models[name]
+                if progress:
+                    progress.update(task, description=f"{name} ({model.materialized})")
+                result = _build_one(con, project, model, runs.get(name), existing, reset, full_refresh, batch)
+                results.append(result)
+                if progress:
+                    progress.advance(task)
+                    progress.console.print(_progress_line(result), highlight=False)
+        _forget_stale_descendants(con, project, reset, set(selected))
+        drop_window(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if show:
+        print_summary(results)
+    return results
+
+
+def _build_one(
+    con, project: Project, model: Model, record: RunRecord | None, existing: dict[str, str],
+    reset: set[str], full_refresh: bool, batch: int,
+) -> ModelResult:
+    started = time.perf_counter()
+    parent_reset = any(p in reset for p in project.graph.parents[model.name])
+    target_exists = existing.get(model.name) == ("BASE TABLE" if model.materialized != "view" else "VIEW")
+    reason = full_build_reason(model, record, full_refresh, target_exists, parent_reset)
+    if reason is not None:
+        reset.add(model.name)
+    try:
+        if model.materialized == "view":
+            _replace(con, model, existing, "VIEW")
+            mode, rows = "view", None
+        elif model.is_incremental and reason is None:
+            if fill_incremental_window(con, project, model, record) == 0:
+                mode, rows = "up to date", 0
+            else:
+                mode, rows = "incremental", apply_increment(con, model)
+        else:
+            fill_full_window(con)
+            _replace(con, model, existing, "TABLE")
+            mode = "full"
+            rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0]
+    except duckdb.Error as err:
+        raise ModelError(f"{model.display_path}: {_message(err)}") from None
+    existing[model.name] = "VIEW" if model.materialized == "view" else "BASE TABLE"
+    seconds = time.perf_counter() - started
+    con.execute(
+        "INSERT OR REPLACE INTO meta.model_runs VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
+        [model.name, model.sql_hash, batch, mode, rows, seconds],
+    )
+    return ModelResult(model.name, model.materialized, mode, rows, seconds, reason or "")
+
+
+def _run_macros(con, project: Project) -> None:
+    for macro in project.macros:
+        try:
+            con.execute(macro.sql)
+        except duckdb.Error as err:
+            raise ModelError(f"{macro.display_path}: {_message(err)}") from None
+
+
+def _replace(con, model: Model, existing: dict[str, str], kind: str) -> None:
+    """CREATE OR REPLACE the model; drop first when it changed between view and table (DuckDB refuses that)."""
+    other = {"VIEW": ("BASE TABLE", "TABLE"), "TABLE": ("VIEW", "VIEW")}[kind]
+    if existing.get(model.name) == other[0]:
+        con.execute(f'DROP {other[1]} "{model.name}"')
+    con.execute(f'CREATE OR REPLACE {kind} "{model.name}" AS (\n{model.sql}\n)')
+
+
+def _forget_stale_descendants(con, project: Project, reset: set[str], selected: set[str]) -> None:
+    """Descendants of a model rebuilt in full, not built in this run, must rebuild in full next time."""
+    stale = set().union(*(project.graph.descendants(r) for r in reset)) - selected if reset else set()
+    for name in sorted(stale):
+        con.execute("DELETE FROM meta.model_runs WHERE model = ?", [name])
+
+
+def _existing_relations(con) -> dict[str, str]:
+    """Tables and views in the warehouse: 'schema.name' (or 'name' in main) -> table_type."""
+    rows = con.execute(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+        "WHERE table_catalog = current_database()"
+    ).fetchall()
+    return {(n if s == "main" else f"{s}.{n}").lower(): t for s, n, t in rows}
+
+
+def check_references(project: Project, selected: list[str], existing: dict[str, str]) -> None:
+    """Every table a selected model reads must be a model or an existing relation; parents must exist."""
+    chosen = set(selected)
+    for name in selected:
+        model = project.models[name]
+        for source in project.graph.sources[name]:
+            if source not in existing:
+                raise ModelError(f"{model.display_path}: reads unknown table {source}")
+        for parent in project.graph.parents[name]:
+            if parent not in chosen and parent not in existing:
+                raise ModelError(
+                    f"{model.display_path}: reads model {parent}, which is not built yet; "
+                    f"select it too (e.g. --select +{name})"
+                )
+        if model.materialized == "view" and project.graph.reads_window[name]:
+            raise ModelError(
+                f"{model.display_path}: a view cannot read {BUILD_WINDOW} (it only exists during a build); "
+                "materialize it as a table or incremental"
+            )
+
+
+def _message(err: Exception) -> str:
+    return str(err).strip()
+
+
+def _progress(show: bool, total: int):
+    if not show or total == 0:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )
+
+
+def _progress_line(result: ModelResult) -> str:
+    rows = "" if result.rows is None else f", {result.rows:,} rows"
+    why = f" ({result.reason})" if result.reason and result.mode == "full" else ""
+    return f"[green]done[/] {result.model}: {result.mode}{why}{rows} in {result.seconds:.2f}s"
+
+
+def print_summary(results: list[ModelResult], console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"built {len(results)} models", title_justify="left")
+    for column, justify in (("model", "left"), ("materialized", "left"), ("mode", "left"),
+                            ("rows", "right"), ("seconds", "right")):
+        table.add_column(column, justify=justify)
+    for r in results:
+        table.add_row(r.model, r.materialized, r.mode, "-" if r.rows is None else f"{r.rows:,}", f"{r.seconds:.2f}")
+    (console or Console()).print(table)
