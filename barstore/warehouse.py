@@ -34,6 +34,13 @@ CREATE TABLE IF NOT EXISTS raw.symbols (
 
 -- Uniqueness of (symbol, timeframe, ts) is the primary key; ingest enforces it with an anti-join
 -- instead of a declared ART index, which made bulk inserts 10x slower (see BENCHMARKS.md).
+-- Futures roots: the continuous series' roll settings (see barstore/contracts.py, sql/contracts/).
+CREATE TABLE IF NOT EXISTS raw.futures_roots (
+    root             VARCHAR PRIMARY KEY,  -- symbol of the continuous series, e.g. NQ
+    back_adjust      BOOLEAN NOT NULL DEFAULT false,  -- additive back-adjustment of continuous_bars
+    roll_offset_days INTEGER NOT NULL DEFAULT 8       -- fixed-date roll: expiry - this many calendar days
+);
+
 CREATE TABLE IF NOT EXISTS raw.bars (
     symbol      VARCHAR NOT NULL,
     timeframe   VARCHAR NOT NULL,
