@@ -1,0 +1,289 @@
+"""`barstore demo`: a workspace built end to end, as a list of stages that later features append to.
+
+Each stage is a function of the shared `DemoRun`; it may return a one-line result, add hints for the user
+and leave data for later stages in `run.state`. After the stages, a summary shows what the warehouse holds.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import BarstoreError
+from .home import Workspace
+from .synthetic import DEMO_TIMEFRAME, DemoFile, demo_specs, write_demo_file
+from .warehouse import CALENDARS
+
+MODEL_TABLES = ("bars_1m", "bars_5m", "bars_15m", "bars_1h", "bars_4h", "bars_1d")
+DEFAULT_CALENDAR = "crypto_24x7"
+_CALENDAR_ZONES = {name: tz for name, tz, *_ in CALENDARS}
+
+# File-name words that reveal a user file's calendar or timeframe (see input_files_from_paths).
+_CALENDAR_WORDS = {
+    "rth": "us_rth", "equity": "us_rth", "equities": "us_rth", "stocks": "us_rth",
+    "globex": "cme_globex", "cme": "cme_globex", "futures": "cme_globex", "es": "cme_globex", "nq": "cme_globex",
+}
+_TIMEFRAME_WORDS = {
+    "1m": "1m", "1min": "1m", "5m": "5m", "5min": "5m", "15m": "15m", "15min": "15m",
+    "1h": "1h", "1hour": "1h", "60min": "1h", "hourly": "1h", "4h": "4h", "4hour": "4h",
+    "1d": "1d", "1day": "1d", "daily": "1d",
+}
+
+
+@dataclass
+class DemoRun:
+    """What the stages share: the workspace, the console, the bar files and an open warehouse."""
+
+    ws: Workspace
+    console: Console
+    user_files: list[Path]
+    days: int
+    n_symbols: int
+    inputs: list[DemoFile] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)  # hand-over between stages added later
+    _con: Any = None
+
+    @property
+    def con(self):
+        if self._con is None:
+            from .warehouse import connect
+
+            self._con = connect(self.ws.warehouse)
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    title: str
+    run: Callable[[DemoRun], str | None]
+    # rich allows one live display at a time: stages that draw their own progress get no spinner.
+    spinner: bool = True
+
+
+def _stage_files(run: DemoRun) -> str:
+    if run.user_files:
+        run.inputs = input_files_from_paths(run.user_files)
+        return f"{len(run.inputs)} user file(s): " + ", ".join(
+            f"{f.path.name} ({f.symbol or 'symbol column'}, {f.timeframe}, {f.calendar})" for f in run.inputs
+        )
+    if run.days < 1 or run.n_symbols < 1:
+        raise BarstoreError(f"--days and --symbols must be at least 1 (got {run.days} and {run.n_symbols})")
+    out_dir = run.ws.home / "demo_data"
+    for spec in demo_specs(run.n_symbols):
+        run.inputs.append(write_demo_file(spec, out_dir, run.days))
+    import pyarrow.parquet as pq
+
+    rows = sum(pq.read_metadata(f.path).num_rows for f in run.inputs)
+    return f"{len(run.inputs)} synthetic symbols, {run.days} days, {rows:,} one-minute bars in {out_dir}"
+
+
+def _stage_ingest(run: DemoRun) -> str:
+    from .ingest import IngestOptions, ingest_files
+
+    before = _count(run, "raw.bars")
+    groups: dict[tuple, list[Path]] = {}
+    for f in run.inputs:
+        groups.setdefault((f.symbol, f.timeframe, f.calendar), []).append(f.path)
+    for (symbol, timeframe, calendar), paths in groups.items():
+        # Synthetic timestamps are UTC-aware; user files may be naive: read them in their calendar's zone.
+        tz = _CALENDAR_ZONES[calendar] if run.user_files else None
+        opts = IngestOptions(symbol=symbol, timeframe=timeframe, calendar=calendar, tz=tz)
+        ingest_files(run.con, paths, opts, progress=True).print()
+    after = _count(run, "raw.bars")
+    return f"raw.bars: {after:,} rows ({after - before:+,} this run)"
+
+
+def _stage_build(run: DemoRun) -> None:
+    from .models.runner import build_models
+
+    build_models(run.con, run.ws.sql_dir, show=True)
+
+
+STAGES: list[Stage] = [
+    Stage("prepare bar files", _stage_files),
+    Stage("ingest into raw.bars", _stage_ingest, spinner=False),
+    Stage("build SQL models", _stage_build, spinner=False),
+]
+
+
+def run_demo(
+    ws: Workspace, files: list[Path], days: int, n_symbols: int, stages: Sequence[Stage] | None = None
+) -> None:
+    """Build a workspace end to end and summarise it.
+
+    Without `files`, `n_symbols` synthetic symbols with `days` days of 1-minute bars are written to
+    `<home>/demo_data` (the same bars every run, so a second run ingests nothing new). With `files`, those
+    are ingested instead, guessed as described in `input_files_from_paths`; use `barstore ingest` for files
+    that need other options (END-labelled bars, futures contracts, quarantining bad rows)."""
+    stages = STAGES if stages is None else stages
+    # Logs and test runners get a fixed width that fits the tables instead of rich's 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    run = DemoRun(ws=ws, console=console, user_files=[Path(f) for f in files], days=days, n_symbols=n_symbols)
+    started = time.perf_counter()
+    try:
+        for number, stage in enumerate(stages, 1):
+            _run_stage(run, stage, f"[{number}/{len(stages)}]")
+        summarise(run, time.perf_counter() - started)
+    finally:
+        run.close()
+
+
+def _run_stage(run: DemoRun, stage: Stage, step: str) -> None:
+    console = run.console
+    t0 = time.perf_counter()
+    if stage.spinner:
+        with console.status(f"{step} {stage.title} ..."):
+            result = stage.run(run)
+    else:
+        console.print(f"[bold]{step} {stage.title}[/] ...")
+        result = stage.run(run)
+    detail = f": {result}" if result else ""
+    console.print(
+        f"[green]done[/] {step} {stage.title}{detail} [dim]({time.perf_counter() - t0:.1f} s)[/]", soft_wrap=True
+    )
+
+
+def input_files_from_paths(paths: list[Path]) -> list[DemoFile]:
+    """How the demo reads user files, kept deliberately simple:
+
+    - symbol: the file's `symbol` column when it has one, else the file name up to the first `_` or `.`,
+      in capitals (`nq_1min_2023.csv` -> NQ);
+    - timeframe: a word of the file name such as 1min, 5m, 1hour, hourly, daily (words split on `_`, `-`
+      and `.`); 1m when there is none;
+    - calendar: us_rth when the name has rth, equity, equities or stocks; cme_globex for globex, cme,
+      futures, es or nq (checked after the us_rth words, so es_1min_rth is us_rth); else crypto_24x7;
+    - timestamps: bar START; naive timestamps are read in the calendar's zone (UTC for crypto_24x7).
+    """
+    out = []
+    for path in paths:
+        path = Path(path)
+        words = [w for w in re.split(r"[_\-.\s]+", path.stem.lower()) if w]
+        timeframe = next((_TIMEFRAME_WORDS[w] for w in words if w in _TIMEFRAME_WORDS), DEMO_TIMEFRAME)
+        us_rth = any(_CALENDAR_WORDS.get(w) == "us_rth" for w in words)
+        globex = any(_CALENDAR_WORDS.get(w) == "cme_globex" for w in words)
+        calendar = "us_rth" if us_rth else "cme_globex" if globex else DEFAULT_CALENDAR
+        symbol = None if _has_symbol_column(path) else (words[0].upper() if words else path.stem.upper())
+        out.append(DemoFile(path, symbol, calendar, timeframe))
+    return out
+
+
+def _has_symbol_column(path: Path) -> bool:
+    """Whether the file names its symbols itself; unreadable files are left for ingest to report."""
+    import duckdb
+
+    from .ingest.columns import ALIASES
+
+    readers = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv"}
+    reader = readers.get(path.suffix.lower(), "read_json_auto")
+    try:
+        names = duckdb.sql(f"SELECT * FROM {reader}(?) LIMIT 0", params=[str(path)]).columns
+    except duckdb.Error:
+        return False
+    return any(n.strip().lower() in ALIASES["symbol"] for n in names)
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+
+def _count(run: DemoRun, table: str) -> int:
+    return run.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _existing_models(run: DemoRun) -> list[str]:
+    found = {
+        r[0]
+        for r in run.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    return [m for m in MODEL_TABLES if m in found]
+
+
+def _columns(run: DemoRun, table: str) -> list[str]:
+    return [r[0] for r in run.con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def row_counts(run: DemoRun) -> Table:
+    """Rows per symbol in raw.bars and in each bar model that exists."""
+    models = _existing_models(run)
+    sources = [("raw.bars", "raw.bars")] + [(m, m) for m in models]
+    counts: dict[str, dict[str, int]] = {}
+    for label, table in sources:
+        for symbol, n in run.con.execute(f"SELECT symbol, count(*) FROM {table} GROUP BY symbol").fetchall():
+            counts.setdefault(symbol, {})[label] = n
+    grid = Table(title="rows per symbol", title_justify="left")
+    grid.add_column("symbol")
+    for label, _ in sources:
+        grid.add_column(label, justify="right")
+    for symbol in sorted(counts):
+        grid.add_row(symbol, *(f"{counts[symbol].get(label, 0):,}" for label, _ in sources))
+    return grid
+
+
+def latest_daily_bars(run: DemoRun, per_symbol: int = 2) -> Table | None:
+    """The last complete daily bars of each symbol (all latest bars if the model has no is_complete)."""
+    if "bars_1d" not in _existing_models(run):
+        return None
+    available = _columns(run, "bars_1d")
+    shown = [c for c in ("symbol", "trading_day", "ts", "open", "high", "low", "close", "volume") if c in available]
+    where = "WHERE is_complete" if "is_complete" in available else ""
+    rows = run.con.execute(
+        f"SELECT {', '.join(shown)} FROM bars_1d {where} "
+        f"QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) <= {per_symbol} "
+        "ORDER BY symbol, ts"
+    ).fetchall()
+    grid = Table(title="latest complete daily bars (bars_1d; ts = session start, UTC)", title_justify="left")
+    for c in shown:
+        grid.add_column(c, justify="right" if c in ("open", "high", "low", "close", "volume") else "left")
+    for row in rows:
+        grid.add_row(*(_cell(c, v) for c, v in zip(shown, row)))
+    return grid
+
+
+def _cell(column: str, value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if column == "volume" else f"{value:.2f}"
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def _home_flag(ws: Workspace) -> str:
+    default = (Path.cwd() / ".barstore").resolve()
+    return "" if ws.home == default else f" --home {ws.home}"
+
+
+def summarise(run: DemoRun, seconds: float) -> None:
+    console = run.console
+    console.rule("summary")
+    console.print(f"warehouse: {run.ws.warehouse}", soft_wrap=True)
+    console.print(row_counts(run))
+    daily = latest_daily_bars(run)
+    if daily is not None:
+        console.print(daily)
+    console.print(f"total time: {seconds:.1f} s")
+    flag = _home_flag(run.ws)
+    examples = [
+        "SELECT symbol, count(*) AS bars, min(ts), max(ts) FROM raw.bars GROUP BY symbol",
+        "SELECT * FROM bars_1h WHERE symbol = 'SYN_BTC' ORDER BY ts DESC LIMIT 10"
+        if not run.user_files
+        else "SELECT * FROM bars_1h ORDER BY ts DESC LIMIT 10",
+    ]
+    for query in examples:
+        console.print(f"try: barstore sql{flag} \"{query}\"", soft_wrap=True)
+    for hint in run.hints:
+        console.print(f"try: {hint}", soft_wrap=True)

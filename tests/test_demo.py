@@ -1,0 +1,96 @@
+"""`barstore demo` end to end on a small synthetic workspace, through the real CLI."""
+
+import importlib
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from barstore.synthetic import demo_specs, write_demo_files
+
+
+
+def _unimportable(module: str) -> str | None:
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        return f"{module} ({err})"
+    return None
+
+
+_MISSING = [m for m in map(_unimportable, ("barstore.ingest", "barstore.models.runner")) if m]
+pytestmark = pytest.mark.skipif(bool(_MISSING), reason=f"the demo needs {', '.join(_MISSING)}, not importable yet")
+
+DAYS = 10  # 2024-01-01 (Mon) .. 01-10: 10 crypto days, 8 weekdays
+EXPECTED_ROWS = {"SYN_BTC": 10 * 1440, "SYN_ES": 8 * 1380, "SYN_SPY": 8 * 390}
+
+
+def run_demo_cli(home, *args):
+    from barstore.cli import app
+
+    return CliRunner().invoke(app, ["demo", "--home", str(home), "--days", str(DAYS), "--symbols", "3", *args])
+
+
+def raw_counts(home) -> dict[str, int]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return dict(con.execute("SELECT symbol, count(*) FROM raw.bars GROUP BY symbol").fetchall())
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo")
+    result = run_demo_cli(home)
+    assert result.exit_code == 0, result.output
+    return home, result.output
+
+
+def test_demo_builds_the_warehouse(demo_home):
+    home, output = demo_home
+    assert f"warehouse: {home / 'warehouse.duckdb'}" in output
+    assert raw_counts(home) == EXPECTED_ROWS
+    assert "try: barstore sql" in output
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        daily = dict(con.execute("SELECT symbol, count(*) FROM bars_1d GROUP BY symbol").fetchall())
+        hourly_btc = con.execute("SELECT count(*) FROM bars_1h WHERE symbol = 'SYN_BTC'").fetchone()[0]
+    assert daily == {"SYN_BTC": 10, "SYN_ES": 8, "SYN_SPY": 8}
+    assert hourly_btc == 10 * 24
+    assert "SYN_ES" in output and "bars_1d" in output
+
+
+def test_demo_twice_is_a_no_op(demo_home):
+    home, _ = demo_home
+    again = run_demo_cli(home)
+    assert again.exit_code == 0, again.output
+    assert "(+0 this run)" in again.output
+    assert raw_counts(home) == EXPECTED_ROWS
+
+
+def test_demo_on_user_files(tmp_path):
+    # Files named like the real data: calendar and timeframe come from the name, symbol from the column.
+    made = write_demo_files(tmp_path / "in", days=3, n_symbols=3)
+    renamed = []
+    for f, name in zip(made, ["btc_1min.parquet", "es_1min_globex.parquet", "spy_1min_rth.parquet"]):
+        renamed.append(f.path.rename(tmp_path / "in" / name))
+    from barstore.cli import app
+
+    home = tmp_path / "home"
+    result = CliRunner().invoke(app, ["demo", "--home", str(home), *map(str, renamed)])
+    assert result.exit_code == 0, result.output
+    assert raw_counts(home) == {"SYN_BTC": 3 * 1440, "SYN_ES": 3 * 1380, "SYN_SPY": 3 * 390}
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        calendars = dict(con.execute("SELECT symbol, calendar FROM raw.symbols").fetchall())
+    assert calendars == {spec.symbol: spec.calendar for spec in demo_specs(3)}
+    assert not (home / "demo_data").exists()
+
+
+def test_user_file_guesses(tmp_path):
+    from barstore.demo import input_files_from_paths
+
+    no_symbol = tmp_path / "es_1min_rth_2020-01.csv"
+    no_symbol.write_text("ts_et,open,high,low,close,volume\n2020-01-02 09:31,1,1,1,1,1\n")
+    hourly = tmp_path / "lean_us_equity_1hour_1998-2021.csv"
+    hourly.write_text("symbol,ts,open,high,low,close,volume\nSPY,2020-01-02 14:00,1,1,1,1,1\n")
+    plain = tmp_path / "btcusdt.csv"
+    plain.write_text("ts,open,high,low,close,volume\n2020-01-02 00:00,1,1,1,1,1\n")
+    guessed = [(f.symbol, f.timeframe, f.calendar) for f in input_files_from_paths([no_symbol, hourly, plain])]
+    assert guessed == [("ES", "1m", "us_rth"), (None, "1h", "us_rth"), ("BTCUSDT", "1m", "crypto_24x7")]
