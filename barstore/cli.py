@@ -132,8 +132,31 @@ def lineage(
     def body():
         from .models.lineage import print_lineage
         from .models.project import load_project
+        from .warehouse import connect
 
-        print_lineage(load_project(_workspace(home).sql_dir), target)
+        ws = _workspace(home)
+        print_lineage(load_project(ws.sql_dir), target, con=connect(ws.warehouse, read_only=True))
+
+    _run(body)
+
+
+@app.command()
+def roll(
+    root: str = typer.Argument(..., help="Futures root, e.g. NQ."),
+    back_adjust: Optional[bool] = typer.Option(
+        None, "--back-adjust/--no-back-adjust", help="Additive back-adjustment of the continuous series."),
+    offset_days: Optional[int] = typer.Option(
+        None, "--offset-days", help="Fixed-date roll: this many calendar days before expiry (default 8)."),
+    home: Optional[str] = HomeOpt,
+):
+    """Show or change a futures root's roll settings (they apply at the next `barstore build`)."""
+
+    def body():
+        from .contracts import set_roll_config
+        from .warehouse import connect
+
+        cfg = set_roll_config(connect(_workspace(home).warehouse), root, back_adjust, offset_days)
+        print(f"{cfg.root}: back_adjust={cfg.back_adjust}, roll_offset_days={cfg.roll_offset_days}")
 
     _run(body)
 
