@@ -1,0 +1,4 @@
+-- features_1d: indicators and CVD of complete 1d bars, one row per bar, knowable at ts_close.
+-- grain: one row per (symbol, ts)
+-- materialized: view
+SELECT * EXCLUDE (timeframe) FROM indicators WHERE timeframe = '1d'
