@@ -254,11 +254,37 @@ def latest_daily_bars(run: DemoRun, per_symbol: int = 2) -> Table | None:
     return grid
 
 
+def latest_daily_features(run: DemoRun) -> Table | None:
+    """A few daily features of each symbol's last complete day (indicators and the volume profile)."""
+    found = {r[0] for r in run.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    if "features_1d" not in found:
+        return None
+    profile = "volume_profile_1d" in found
+    shown = ["symbol", "ts", "close", "rsi_14", "macd", "atr_14", "bb_pctb_20", "ma_50", "cvd"]
+    shown += ["poc", "vah", "val"] if profile else []
+    join = "LEFT JOIN volume_profile_1d p USING (symbol, ts)" if profile else ""
+    rows = run.con.execute(
+        f"SELECT {', '.join(shown)} FROM features_1d f {join} "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) = 1 ORDER BY symbol"
+    ).fetchall()
+    grid = Table(title="latest daily features (features_1d, volume_profile_1d)", title_justify="left")
+    for c in shown:
+        grid.add_column(c, justify="left" if c in ("symbol", "ts") else "right")
+    for row in rows:
+        grid.add_row(*(_cell(c, v) for c, v in zip(shown, row)))
+    return grid
+
+
 def _cell(column: str, value) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
-        return f"{value:,.0f}" if column == "volume" else f"{value:.2f}"
-    if hasattr(value, "strftime"):
+        return f"{value:,.0f}" if column in ("volume", "cvd") else f"{value:.2f}"
+    if hasattr(value, "hour"):
         return value.strftime("%Y-%m-%d %H:%M")
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d")
     return str(value)
 
 
@@ -272,9 +298,9 @@ def summarise(run: DemoRun, seconds: float) -> None:
     console.rule("summary")
     console.print(f"warehouse: {run.ws.warehouse}", soft_wrap=True)
     console.print(row_counts(run))
-    daily = latest_daily_bars(run)
-    if daily is not None:
-        console.print(daily)
+    for table in (latest_daily_bars(run), latest_daily_features(run)):
+        if table is not None:
+            console.print(table)
     console.print(f"total time: {seconds:.1f} s")
     flag = _home_flag(run.ws)
     examples = [
@@ -282,6 +308,8 @@ def summarise(run: DemoRun, seconds: float) -> None:
         "SELECT * FROM bars_1h WHERE symbol = 'SYN_BTC' ORDER BY ts DESC LIMIT 10"
         if not run.user_files
         else "SELECT * FROM bars_1h ORDER BY ts DESC LIMIT 10",
+        "SELECT symbol, ts, rsi_14, macd, cvd, vwap_session FROM features_1m ORDER BY ts DESC LIMIT 10",
+        "SELECT * FROM longterm_inputs ORDER BY ts DESC LIMIT 5",
     ]
     for query in examples:
         console.print(f"try: barstore sql{flag} \"{query}\"", soft_wrap=True)

@@ -7,9 +7,8 @@
 -- Only complete bars enter (a forming bar is never a feature input). n is the bar's absolute row number in its
 -- series; incremental builds read from 8 blocks of 256 rows before the block holding `since`, which covers
 -- the EMA carry (5 blocks), the 50-bar windows and a whole trading session (<= 1440 one-minute bars).
--- Rolling windows (MA, Bollinger, volume z) are DuckDB window aggregates: their rounding depends on where the
--- window partition starts, modulo DuckDB's 16-row segment-tree nodes, and reads always start at a multiple of
--- 256 rows, so a tail recomputed incrementally is bit-identical to a full rebuild (tests guard this).
+-- Rolling windows (MA, Bollinger, volume z) reduce ordered lists: DuckDB's windowed avg()/stddev() round
+-- differently depending on which other partitions share their segment tree, lists do not.
 -- CVD and the session sums are DECIMAL (exact), so the CVD before the read start can be added back exactly.
 -- TA-Lib seeding: EMA = mean of the first p values; RSI and ATR = mean of the first p gains/losses/true
 -- ranges (Wilder); MACD: both EMAs start at row 25 (the fast one seeded on rows 14..25), signal at row 33.
@@ -60,11 +59,8 @@ numbered AS (
         sum(CAST((b.high + b.low + b.close) / 3 * b.volume AS DECIMAL(38, 10))) OVER s AS pv_sum,
         sum(CAST(b.volume AS DECIMAL(38, 10))) OVER s AS volume_sum,
         ln(b.close / lag(b.close) OVER s) AS log_return,
-        avg(b.close) OVER (s ROWS 19 PRECEDING) AS close_mean_20,
-        stddev_pop(b.close) OVER (s ROWS 19 PRECEDING) AS close_sd_20,
-        avg(b.close) OVER (s ROWS 49 PRECEDING) AS close_mean_50,
-        avg(b.volume) OVER (s ROWS 19 PRECEDING) AS volume_mean_20,
-        stddev_pop(b.volume) OVER (s ROWS 19 PRECEDING) AS volume_sd_20
+        list(b.close) OVER (s ROWS 49 PRECEDING) AS closes_50,
+        list(b.volume) OVER (s ROWS 19 PRECEDING) AS volumes_20
     FROM bar_delta AS b
     JOIN read_start AS r ON r.symbol = b.symbol AND r.timeframe = b.timeframe AND b.ts >= r.start_ts
     WINDOW s AS (PARTITION BY b.symbol, b.timeframe ORDER BY b.ts)
@@ -80,7 +76,12 @@ session_base AS (
 ),
 series AS MATERIALIZED (
     SELECT
-        b.*,
+        b.* EXCLUDE (closes_50, volumes_20),
+        list_avg(b.closes_50[-20:]) AS close_mean_20,
+        list_stddev_pop(b.closes_50[-20:]) AS close_sd_20,
+        list_avg(b.closes_50) AS close_mean_50,
+        list_avg(b.volumes_20) AS volume_mean_20,
+        list_stddev_pop(b.volumes_20) AS volume_sd_20,
         CAST(c.cvd0 + b.delta_sum AS DOUBLE) AS cvd,
         CAST(b.delta_sum - d.delta_before AS DOUBLE) AS cvd_session,
         CAST(b.pv_sum - d.pv_before AS DOUBLE) / nullif(CAST(b.volume_sum - d.volume_before AS DOUBLE), 0)

@@ -7,8 +7,8 @@
 -- overflows over long series. Restarting the weighted running sum every 256 rows keeps it finite, and the
 -- carry from earlier blocks is beta^(j+1) times the previous block's final value, itself the sum of the last
 -- four blocks' local finals (older ones weigh beta^1024 < 1e-17 of them for periods up to ~45).
--- Every block is computed from its own rows only, so any build that reads whole blocks (full, truncated or
--- incremental from 5 blocks back) gives bit-identical values. One window sort serves all six series.
+-- Every block is computed from its own rows only, in a fixed order, so any build that reads whole blocks
+-- (full, truncated or incremental from 5 blocks back) gives bit-identical values.
 CREATE OR REPLACE MACRO ema_input(x, n, seed_n, seed, alpha) AS
     -- TA-Lib seeds an EMA with a plain average at seed_n: feeding seed/alpha there makes alpha*x' = seed
     CASE WHEN n < seed_n THEN 0.0 WHEN n = seed_n THEN seed / alpha ELSE x END;
@@ -24,22 +24,47 @@ CREATE OR REPLACE MACRO ema_carry(alpha, f1, f2, f3, f4) AS
 CREATE OR REPLACE MACRO ema_blocks(src) AS TABLE
 WITH weighted AS (
     SELECT
-        symbol, timeframe, n, n // 256 AS block, n % 256 AS j, a1, a2, a3, a4, a5, a6,
-        sum(ema_weighted(x1, a1, n % 256)) OVER b AS w1,
-        sum(ema_weighted(x2, a2, n % 256)) OVER b AS w2,
-        sum(ema_weighted(x3, a3, n % 256)) OVER b AS w3,
-        sum(ema_weighted(x4, a4, n % 256)) OVER b AS w4,
-        sum(ema_weighted(x5, a5, n % 256)) OVER b AS w5,
-        sum(ema_weighted(x6, a6, n % 256)) OVER b AS w6
+        symbol, timeframe, n, n // 256 AS block, n // 16 AS sub, n % 256 AS j, a1, a2, a3, a4, a5, a6,
+        ema_weighted(x1, a1, n % 256) AS t1, ema_weighted(x2, a2, n % 256) AS t2,
+        ema_weighted(x3, a3, n % 256) AS t3, ema_weighted(x4, a4, n % 256) AS t4,
+        ema_weighted(x5, a5, n % 256) AS t5, ema_weighted(x6, a6, n % 256) AS t6
     FROM query_table(src)
-    WINDOW b AS (PARTITION BY symbol, timeframe, n // 256 ORDER BY n)
+),
+-- Running sums in a fixed order: DuckDB's windowed sum() rounds differently depending on which other
+-- partitions share its segment tree, so sums are taken over ordered lists instead, in two levels (within
+-- 16 rows, then over the 16-row totals of the block) to keep the lists short.
+within_sub AS (
+    SELECT
+        *,
+        list_sum(list(t1) OVER r) AS r1, list_sum(list(t2) OVER r) AS r2, list_sum(list(t3) OVER r) AS r3,
+        list_sum(list(t4) OVER r) AS r4, list_sum(list(t5) OVER r) AS r5, list_sum(list(t6) OVER r) AS r6
+    FROM weighted
+    WINDOW r AS (PARTITION BY symbol, timeframe, sub ORDER BY n ROWS UNBOUNDED PRECEDING)
+),
+sub_totals AS (
+    SELECT symbol, timeframe, sub, any_value(block) AS block,
+           list_sum(list(t1 ORDER BY n)) AS s1, list_sum(list(t2 ORDER BY n)) AS s2,
+           list_sum(list(t3 ORDER BY n)) AS s3, list_sum(list(t4 ORDER BY n)) AS s4,
+           list_sum(list(t5 ORDER BY n)) AS s5, list_sum(list(t6 ORDER BY n)) AS s6
+    FROM weighted
+    GROUP BY symbol, timeframe, sub
+),
+before_sub AS (
+    SELECT symbol, timeframe, sub,
+           coalesce(list_sum(list(s1) OVER e), 0) AS p1, coalesce(list_sum(list(s2) OVER e), 0) AS p2,
+           coalesce(list_sum(list(s3) OVER e), 0) AS p3, coalesce(list_sum(list(s4) OVER e), 0) AS p4,
+           coalesce(list_sum(list(s5) OVER e), 0) AS p5, coalesce(list_sum(list(s6) OVER e), 0) AS p6
+    FROM sub_totals
+    WINDOW e AS (PARTITION BY symbol, timeframe, block ORDER BY sub ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 local AS (
     SELECT
-        symbol, timeframe, n, block, j, a1, a2, a3, a4, a5, a6,
-        ema_local(a1, j, w1) AS l1, ema_local(a2, j, w2) AS l2, ema_local(a3, j, w3) AS l3,
-        ema_local(a4, j, w4) AS l4, ema_local(a5, j, w5) AS l5, ema_local(a6, j, w6) AS l6
-    FROM weighted
+        w.symbol, w.timeframe, w.n, w.block, w.j, w.a1, w.a2, w.a3, w.a4, w.a5, w.a6,
+        ema_local(w.a1, w.j, b.p1 + w.r1) AS l1, ema_local(w.a2, w.j, b.p2 + w.r2) AS l2,
+        ema_local(w.a3, w.j, b.p3 + w.r3) AS l3, ema_local(w.a4, w.j, b.p4 + w.r4) AS l4,
+        ema_local(w.a5, w.j, b.p5 + w.r5) AS l5, ema_local(w.a6, w.j, b.p6 + w.r6) AS l6
+    FROM within_sub AS w
+    JOIN before_sub AS b USING (symbol, timeframe, sub)
 ),
 block_final AS (
     SELECT symbol, timeframe, block,
