@@ -1,0 +1,194 @@
+"""WarehouseOfflineStore: Feast's offline store interface on barstore's DuckDB warehouse."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import List, Literal, Optional, Tuple, Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from feast.data_source import DataSource
+from feast.errors import FeastEntityDFMissingColumnsError
+from feast.feature_view import DUMMY_ENTITY_ID, FeatureView
+from feast.infra.offline_stores import offline_utils
+from feast.infra.offline_stores.offline_store import OfflineStore, RetrievalJob, RetrievalMetadata
+from feast.infra.registry.base_registry import BaseRegistry
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
+
+from ..errors import BarstoreError
+from ..home import resolve_home
+from .connection import warehouse_connection
+from .point_in_time import (ENTITY_RELATION, ROW_COLUMN, check_columns, column_expr, ident, in_entity_order,
+                            point_in_time_sql, timestamp_expr, timestamp_literal, view_joins)
+from .retrieval import WarehouseRetrievalJob
+from .source import WarehouseSource, describe
+
+EVENT_TIME_TYPE = pa.timestamp("us", tz="UTC")
+
+
+class WarehouseOfflineStoreConfig(FeastConfigBaseModel):
+    """feature_store.yaml `offline_store:` block."""
+
+    type: Literal["barstore.feast_warehouse.WarehouseOfflineStore"] = "barstore.feast_warehouse.WarehouseOfflineStore"
+    warehouse: str = ""
+    """The DuckDB file; relative paths are from the feature repo. Empty: $BARSTORE_HOME/warehouse.duckdb."""
+
+
+def warehouse_path(config: RepoConfig) -> Path:
+    configured = getattr(config.offline_store, "warehouse", "")
+    if not configured:
+        return resolve_home().warehouse
+    path = Path(configured).expanduser()
+    if not path.is_absolute() and config.repo_path:
+        path = Path(config.repo_path) / path
+    return path.resolve()
+
+
+def _source(data_source: DataSource) -> WarehouseSource:
+    if not isinstance(data_source, WarehouseSource):
+        raise BarstoreError(f"data source {data_source.name!r} is a {type(data_source).__name__}; "
+                            "the warehouse offline store reads WarehouseSource(table=...) only")
+    return data_source
+
+
+def _entity_table(config: RepoConfig, entity_df: Union[pd.DataFrame, str]) -> pa.Table:
+    if isinstance(entity_df, str):  # a query on the warehouse
+        with warehouse_connection(warehouse_path(config)) as con:
+            return con.sql(entity_df).to_arrow_table()
+    if not isinstance(entity_df, pd.DataFrame):
+        raise BarstoreError(f"entity_df must be a pandas DataFrame or a SQL query, not {type(entity_df).__name__}")
+    return pa.Table.from_pandas(entity_df, preserve_index=False)
+
+
+def _event_column(table: pa.Table) -> str:
+    def dtype(t: pa.DataType):
+        return np.dtype("datetime64[us]") if pa.types.is_timestamp(t) or pa.types.is_date(t) else np.dtype(object)
+
+    return offline_utils.infer_event_timestamp_from_entity_df({f.name: dtype(f.type) for f in table.schema})
+
+
+def _utc_event_times(table: pa.Table, column: str) -> pa.Table:
+    """The event time column as UTC microseconds (naive = UTC; nanoseconds truncated, as DuckDB stores them)."""
+    values = table[column]
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = pa.chunked_array([pa.array(pd.to_datetime(values.to_pandas(), utc=True))])
+    values = pc.cast(values, EVENT_TIME_TYPE, safe=False)
+    return table.set_column(table.schema.get_field_index(column), column, values)
+
+
+class WarehouseOfflineStore(OfflineStore):
+    """Point-in-time joins and materialization reads straight from the warehouse tables."""
+
+    @staticmethod
+    def get_historical_features(
+        config: RepoConfig,
+        feature_views: List[FeatureView],
+        feature_refs: List[str],
+        entity_df: Optional[Union[pd.DataFrame, str]],
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        **kwargs,
+    ) -> RetrievalJob:
+        if entity_df is None:
+            raise BarstoreError("the warehouse offline store needs an entity_df (start_date/end_date "
+                                "retrieval without entity rows is not supported)")
+        if kwargs.get("filter_by_created_timestamp"):
+            raise NotImplementedError("filter_by_created_timestamp is not supported by WarehouseOfflineStore")
+        table = _entity_table(config, entity_df)
+        event_column = _event_column(table)
+        joins = view_joins(feature_views, feature_refs, full_feature_names)
+        needed = {entity for join in joins for _, entity in join.keys} | {event_column}
+        missing = needed - set(table.column_names)
+        if missing:
+            raise FeastEntityDFMissingColumnsError(needed, missing)
+        table = _utc_event_times(table, event_column)
+        table = table.append_column(ROW_COLUMN, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        bounds = pc.min_max(table[event_column])
+        lowest, highest = bounds["min"].as_py(), bounds["max"].as_py()
+        return WarehouseRetrievalJob(
+            warehouse=warehouse_path(config),
+            build_sql=lambda con: point_in_time_sql(con, joins, event_column, lowest, highest),
+            inputs={ENTITY_RELATION: table},
+            full_feature_names=full_feature_names,
+            finish=in_entity_order,
+            metadata=RetrievalMetadata(
+                features=list(feature_refs),
+                keys=[c for c in table.column_names if c not in (event_column, ROW_COLUMN)],
+                min_event_timestamp=lowest,
+                max_event_timestamp=highest,
+            ),
+        )
+
+    @staticmethod
+    def pull_latest_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: List[str],
+        feature_name_columns: List[str],
+        timestamp_field: str,
+        created_timestamp_column: Optional[str],
+        start_date: datetime,
+        end_date: datetime,
+    ) -> RetrievalJob:
+        """Per entity key, the latest row with start_date <= event time <= end_date (materialization)."""
+        source = _source(data_source)
+
+        def build(con) -> str:
+            select, types, ts = _pull_select(con, source, join_key_columns, feature_name_columns,
+                                             timestamp_field, created_timestamp_column)
+            order = [f"{ts} DESC"]
+            if created_timestamp_column:
+                order.append(f"{timestamp_expr(created_timestamp_column, types)} DESC NULLS LAST")
+            keys = [ident(k) for k in join_key_columns if k != DUMMY_ENTITY_ID]
+            partition = f"PARTITION BY {', '.join(keys)} " if keys else ""
+            return (f"{select} {_time_filter(ts, start_date, end_date)} "
+                    f"QUALIFY row_number() OVER ({partition}ORDER BY {', '.join(order)}) = 1")
+
+        return WarehouseRetrievalJob(warehouse_path(config), build)
+
+    @staticmethod
+    def pull_all_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: List[str],
+        feature_name_columns: List[str],
+        timestamp_field: str,
+        created_timestamp_column: Optional[str] = None,
+        start_date: Optional[datetime] = None,
+        end_date: Optional[datetime] = None,
+    ) -> RetrievalJob:
+        """Every row with event time in [start_date, end_date] (each bound optional)."""
+        source = _source(data_source)
+
+        def build(con) -> str:
+            select, _, ts = _pull_select(con, source, join_key_columns, feature_name_columns,
+                                         timestamp_field, created_timestamp_column)
+            return f"{select} {_time_filter(ts, start_date, end_date)}"
+
+        return WarehouseRetrievalJob(warehouse_path(config), build)
+
+
+def _pull_select(con, source: WarehouseSource, join_key_columns: List[str], feature_name_columns: List[str],
+                 timestamp_field: str, created_timestamp_column: Optional[str]) -> Tuple[str, dict, str]:
+    """SELECT ... FROM the source for the pull methods: (sql, column types, event time expression)."""
+    types = describe(con, source)
+    if feature_name_columns:
+        columns = [c for c in join_key_columns if c != DUMMY_ENTITY_ID] + list(feature_name_columns)
+    else:  # Feast asks for every column (transformations read raw columns)
+        columns = [c for c in types if c not in (timestamp_field, created_timestamp_column)]
+    stamps = [timestamp_field] + ([created_timestamp_column] if created_timestamp_column else [])
+    check_columns(source, types, columns + stamps)
+    select = [f"{column_expr(c, types)} AS {ident(c)}" for c in columns]
+    select += [f"{timestamp_expr(c, types)} AS {ident(c)}" for c in stamps]
+    ts = timestamp_expr(timestamp_field, types)
+    return f"SELECT {', '.join(select)} FROM {source.get_table_query_string()}", types, ts
+
+
+def _time_filter(ts: str, start: Optional[datetime], end: Optional[datetime]) -> str:
+    conditions = ([f"{ts} >= {timestamp_literal(start)}"] if start else []) + \
+                 ([f"{ts} <= {timestamp_literal(end)}"] if end else [])
+    return "WHERE " + " AND ".join(conditions) if conditions else ""
