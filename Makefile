@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,11 +16,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/barstore demo
 
-test: $(STAMP)
+# The Redis online-store tests start Debian's redis-server on 127.0.0.1 (installed here when missing).
+system-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (Debian package) for the Redis tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
+
+test: $(STAMP) system-deps
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/bench_ingest_resample.py
+	for b in benchmarks/bench_*.py; do $(VENV)/bin/python $$b; done
 
 clean:
 	rm -rf .barstore $(VENV)

@@ -178,6 +178,44 @@ def sql(
     _run(body)
 
 
+class Online(str, Enum):
+    sqlite = "sqlite"
+    redis = "redis"
+
+
+OnlineOpt = typer.Option(Online.sqlite, "--online", help="Online store: sqlite (embedded) or redis ($BARSTORE_REDIS).")
+
+
+@app.command()
+def apply(online: Online = OnlineOpt, home: Optional[str] = HomeOpt):
+    """Register feature_repo/ (entity, feature views, feature services) in the workspace's Feast registry."""
+
+    def body():
+        from .feature_store import apply as feast_apply
+
+        names = feast_apply(_workspace(home), online.value)
+        print(f"registered {len(names)} Feast objects: {', '.join(names)}")
+
+    _run(body)
+
+
+@app.command()
+def materialize(
+    incremental: bool = typer.Option(False, help="Only rows since the last materialization (scalar views)."),
+    as_of: Optional[str] = typer.Option(None, help="Materialize as of this UTC time (default: now)."),
+    online: Online = OnlineOpt,
+    home: Optional[str] = HomeOpt,
+):
+    """Write the latest scalar features and every model's latest window per symbol to the online store."""
+
+    def body():
+        from .materialize import materialize_all
+
+        materialize_all(_workspace(home), online.value, as_of=as_of, incremental=incremental)
+
+    _run(body)
+
+
 @app.command()
 def demo(
     files: Optional[list[Path]] = typer.Argument(None, help="Bar files to use instead of synthetic bars."),

@@ -79,6 +79,16 @@ CREATE TABLE IF NOT EXISTS raw.ingest_log (
     ingested_at   TIMESTAMPTZ NOT NULL
 );
 
+-- Never read: the (empty) batch source Feast requires for the online window views (feature_repo/).
+CREATE TABLE IF NOT EXISTS meta.online_windows (
+    symbol          VARCHAR,
+    event_timestamp TIMESTAMPTZ,
+    "window"        DOUBLE[],
+    window_end_us   BIGINT,
+    steps           BIGINT,
+    n_features      BIGINT
+);
+
 CREATE TABLE IF NOT EXISTS meta.model_runs (
     model         VARCHAR PRIMARY KEY,
     sql_hash      VARCHAR NOT NULL,
@@ -126,6 +136,10 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         init_schema(con)
+    # Feast retrieval in this process (barstore.feast_warehouse) reuses this connection
+    from .feast_warehouse.connection import share_connection
+
+    share_connection(path, con)
     return con
 
 

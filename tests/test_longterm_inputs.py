@@ -21,8 +21,8 @@ def btc(tmp_path_factory):
 def test_the_26_columns_in_order(btc):
     con, _, _ = btc
     columns = [r[0] for r in con.execute("DESCRIBE longterm_inputs").fetchall()]
-    assert columns[:3] == ["symbol", "ts", "ts_close"]
-    assert tuple(columns[3:]) == LONGTERM_INPUTS and len(LONGTERM_INPUTS) == 26
+    assert columns[:4] == ["symbol", "ts", "ts_close", "trading_day"]
+    assert tuple(columns[4:]) == LONGTERM_INPUTS and len(LONGTERM_INPUTS) == 26
 
 
 def test_inputs_come_from_the_last_completed_bars(btc):

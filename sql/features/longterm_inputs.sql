@@ -2,7 +2,8 @@
 -- documented order (../shared/DESIGN.md): daily OHLCV (5), close vs volume-profile POC/VAH/VAL (3), the last
 -- completed 4h bar's OHLCV (5), the last completed 1h bar's OHLCV (5), that 1h bar's CVD and CVD EMA 20 (2),
 -- daily RSI 14, MACD line, ATR 14 (3), daily Bollinger %B (1), daily MA 20 and MA 50 (2).
--- grain: one row per (symbol, ts) of bars_1d; knowable at ts_close (every input closed at or before it)
+-- grain: one row per (symbol, ts) of bars_1d; knowable at ts_close (every input closed at or before it);
+-- keys symbol, ts, ts_close, trading_day, then the 26 inputs
 -- materialized: table
 -- Prices are raw here; making them comparable across time (e.g. relative to the step's close) and fitting
 -- the normalisation on the training split belong to training. NULLs mark warm-up (e.g. MA 50's first 49 days).
@@ -10,6 +11,7 @@ SELECT
     d.symbol,
     d.ts,
     d.ts_close,
+    d.trading_day,
     d.open AS d_open,
     d.high AS d_high,
     d.low AS d_low,

@@ -1,0 +1,45 @@
+"""`barstore materialize`: scalar features (Feast materialize) and model windows (inference) to the online store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.console import Console
+
+from .errors import BarstoreError
+from .feature_store import open_store
+from .home import Workspace
+from .warehouse import connect
+
+
+def parse_as_of(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise BarstoreError(f"--as-of {text!r} is not an ISO time such as 2025-06-01T12:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = None, incremental: bool = False):
+    from inference.windows import materialize_windows
+
+    console = Console(stderr=True)
+    end = parse_as_of(as_of)
+    con = connect(ws.warehouse)
+    store = open_store(ws, online)
+    views = [v.name for v in store.list_feature_views() if not v.name.endswith("_window")]
+    if not views:
+        raise BarstoreError("the Feast registry is empty: run `barstore apply` first")
+    with console.status("materializing scalar features"):
+        if incremental:
+            store.materialize_incremental(end_date=end, feature_views=views)
+        else:
+            start = con.execute("SELECT coalesce(min(ts), now()) FROM raw.bars").fetchall()[0][0]
+            store.materialize(start_date=start, end_date=end, feature_views=views)
+    with console.status("materializing model windows"):
+        report = materialize_windows(store, con, as_of=end)
+    for model, r in report.items():
+        console.print(f"{model}: {r['windows']} windows online; without a window: {len(r['without'])} symbols")
+    return report

@@ -1,0 +1,98 @@
+"""Online windows: what a prediction needs, in one lookup.
+
+Feast keeps only the latest row per entity and has no sequence features (feast issues 1592, 2978), so
+`materialize_windows` builds each model's latest window per symbol with the SAME code the training path uses
+(spine -> Feast point-in-time retrieval -> window by index) and writes it to the online store as one
+flattened Float64 array in the view `<model>_window`. `get_window` reads it back and reshapes it: the tensor is
+the one the offline path builds for the same as-of time, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import torch
+
+from barstore.errors import BarstoreError
+from barstore.specs import MODELS, ModelSpec
+from training.retrieval import aligned_matrix
+from training.spine import step_spine
+from training.windows import window_ends
+
+
+@dataclass
+class LatestWindow:
+    symbol: str
+    end: np.datetime64          # the window's last step (decision time), UTC
+    values: np.ndarray          # (steps, features) float64
+
+
+def latest_windows(store, con, spec: ModelSpec, as_of: datetime | None = None,
+                   symbols: list[str] | None = None) -> tuple[list[LatestWindow], dict[str, str]]:
+    """Each symbol's window ending at its last step at or before `as_of`; and why other symbols have none."""
+    spine = step_spine(con, spec, symbols=symbols, end=as_of, last=spec.steps)
+    if spine.num_rows == 0:
+        return [], {}
+    matrix = aligned_matrix(store, spec, spine)
+    index = window_ends(matrix, spec.steps)
+    ends = set(index.ends.tolist())
+    windows, missing = [], {}
+    last_rows = np.flatnonzero(np.r_[matrix.symbol_codes[1:] != matrix.symbol_codes[:-1], True])
+    for row in last_rows:
+        name = matrix.symbol_names[matrix.symbol_codes[row]]
+        if row in ends:
+            values = np.ascontiguousarray(matrix.values[row - spec.steps + 1 : row + 1])
+            windows.append(LatestWindow(name, matrix.times[row], values))
+        else:
+            missing[name] = "fewer steps than the window, a gap, or missing values in the latest window"
+    return windows, missing
+
+
+def materialize_windows(store, con, as_of: datetime | None = None, models: list[str] | None = None) -> dict:
+    """Write every model's latest window per symbol to the online store; returns counts per model."""
+    report = {}
+    for name in models or list(MODELS):
+        spec = MODELS[name]
+        windows, missing = latest_windows(store, con, spec, as_of)
+        if windows:
+            frame = pd.DataFrame({
+                "symbol": [w.symbol for w in windows],
+                "window": [w.values.ravel().tolist() for w in windows],
+                "window_end_us": [int(w.end.astype("datetime64[us]").astype(np.int64)) for w in windows],
+                "steps": spec.steps,
+                "n_features": spec.n_features,
+                "event_timestamp": [pd.Timestamp(w.end, tz="UTC") for w in windows],
+            })
+            store.write_to_online_store(f"{name}_window", frame)
+        report[name] = {"windows": len(windows), "without": missing}
+    return report
+
+
+def get_window(store, symbol: str, model: str) -> torch.Tensor:
+    """The latest materialized window of `model` for `symbol`: a (steps, features) float64 tensor."""
+    return get_windows(store, symbol, [model])[model]
+
+
+def get_windows(store, symbol: str, models: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """Several models' windows for one symbol in one online lookup."""
+    models = models or list(MODELS)
+    refs = [f"{m}_window:{f}" for m in models for f in ("window", "window_end_us", "steps", "n_features")]
+    row = store.get_online_features(features=refs, entity_rows=[{"symbol": symbol}],
+                                    full_feature_names=True).to_dict()
+    out = {}
+    for m in models:
+        flat = row[f"{m}_window__window"][0]
+        if flat is None:
+            raise BarstoreError(f"no online window of {m} for {symbol}: run `barstore materialize`")
+        steps, width = row[f"{m}_window__steps"][0], row[f"{m}_window__n_features"][0]
+        out[m] = torch.from_numpy(np.asarray(flat, dtype=np.float64).reshape(steps, width))
+    return out
+
+
+def window_end(store, symbol: str, model: str) -> datetime:
+    row = store.get_online_features(features=[f"{model}_window:window_end_us"],
+                                    entity_rows=[{"symbol": symbol}]).to_dict()
+    return datetime.fromtimestamp(row["window_end_us"][0] / 1e6, tz=timezone.utc)

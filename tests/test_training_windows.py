@@ -1,0 +1,117 @@
+"""Training windows: point-in-time features through Feast, cut by index, gaps and missing values dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from barstore.specs import MODELS
+from training import training_dataset
+from training.windows import AlignedMatrix, window_ends
+
+from .feast_helpers import feast_workspace
+
+
+@pytest.fixture(scope="module")
+def fs(tmp_path_factory):
+    return feast_workspace(tmp_path_factory.mktemp("feast"))
+
+
+def _dataset(fs, model, **kw):
+    ws, con, store = fs
+    return training_dataset(model, home=str(ws.home), store=store, con=con, **kw)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_model_has_a_dataset(fs, model):
+    spec = MODELS[model]
+    ds = _dataset(fs, model)
+    if model == "seq800_minute":  # 3 days of minutes: no 3-trading-day label before the data ends
+        assert len(ds) == 0 and ds.dropped["no label"] > 0
+        return
+    assert len(ds) > 100
+    window, label = ds[len(ds) // 2]
+    assert window.shape == (spec.steps, spec.n_features) and window.dtype.is_floating_point
+    assert not window.isnan().any() and np.isfinite(float(label))
+    # memory: the shared matrix plus small per-sample arrays, never steps x the matrix
+    assert ds.nbytes() <= 1.2 * ds.matrix.numel() * ds.matrix.element_size()
+    assert window.data_ptr() >= ds.matrix.data_ptr()  # a view into the matrix, not a copy
+
+
+def test_window_rows_are_the_features_at_each_step(fs):
+    ws, con, _ = fs
+    ds = _dataset(fs, "seq300_minute")
+    k = len(ds) // 3
+    symbol, end = ds.symbol(k), pd.Timestamp(ds.timestamps[k], tz="UTC")
+    expected = con.execute(
+        "SELECT open, high, low, close, volume, log_return, rsi_14, macd, macd_signal, macd_hist, atr_14, bb_pctb_20,"
+        " ma_20, ma_50, cvd, cvd_session, cvd_ema_20, vwap_session, close_vs_vwap, volume_z_20 FROM features_1m "
+        "WHERE symbol = ? AND ts_close <= ? ORDER BY ts_close DESC LIMIT 300", [symbol, end]
+    ).fetchnumpy()
+    matrix = np.column_stack([expected[c] for c in expected])[::-1]
+    assert np.array_equal(ds[k][0].numpy(), matrix)
+
+
+def test_labels_are_forward_returns_from_future_bars(fs):
+    _, con, _ = fs
+    ds = _dataset(fs, "seq300_minute")
+    k = 100
+    symbol, end = ds.symbol(k), pd.Timestamp(ds.timestamps[k], tz="UTC")
+    now, later = con.execute(
+        "SELECT close, lead(close, 60) OVER (ORDER BY ts_close) FROM bars_1m WHERE symbol = ? AND is_complete "
+        "QUALIFY ts_close = ?", [symbol, end]).fetchall()[0]
+    assert float(ds[k][1]) == pytest.approx(later / now - 1, rel=1e-15)
+    # the label's bars lie after the window: its last row closes at the decision time
+    assert float(ds[k][0][-1, 3]) == now
+
+
+def test_hourly_steps_see_only_completed_4h_and_daily_bars(fs):
+    """At every hourly step the 4h and 1d context is the last bar CLOSED at or before the step."""
+    _, con, _ = fs
+    ds = _dataset(fs, "seq500_hourly")
+    cols = ds.columns
+    h4_close, d_rsi = cols.index("features_4h__close"), cols.index("features_1d__rsi_14")
+    for k in np.linspace(0, len(ds) - 1, 25).astype(int):
+        symbol, end = ds.symbol(k), pd.Timestamp(ds.timestamps[k], tz="UTC")
+        last = ds[int(k)][0][-1]
+        four, daily = con.execute(
+            "SELECT (SELECT close FROM features_4h WHERE symbol = $s AND ts_close <= $t ORDER BY ts_close DESC LIMIT 1),"
+            " (SELECT rsi_14 FROM features_1d WHERE symbol = $s AND ts_close <= $t ORDER BY ts_close DESC LIMIT 1)",
+            {"s": symbol, "t": end}).fetchall()[0]
+        assert float(last[h4_close]) == four and float(last[d_rsi]) == daily
+
+
+def test_gaps_and_missing_values_are_dropped_and_counted():
+    """Synthetic aligned matrix: a break and a NaN knock out exactly the windows that contain them."""
+    n, steps = 40, 5
+    values = np.arange(n * 2, dtype=float).reshape(n, 2)
+    values[12, 1] = np.nan
+    breaks = np.zeros(n, dtype=bool)
+    breaks[25] = True                       # link 24 -> 25 broken
+    codes = np.array([0] * 30 + [1] * 10, dtype=np.int32)
+    m = AlignedMatrix(values, codes, ["A", "B"], np.arange(n).astype("datetime64[us]"), breaks, ["x", "y"])
+    labels = np.ones(n)
+    labels[38] = np.nan
+    index = window_ends(m, steps, labels)
+    expected = [i for i in range(n)
+                if (i < 30 and i >= 4 or i >= 34)           # whole window inside one symbol
+                and not (i - 4 <= 12 <= i)                 # no NaN row
+                and not (i < 30 and i - 3 <= 25 <= i)      # no break between rows inside
+                and i != 38]
+    assert index.ends.tolist() == expected
+    assert index.dropped == {"gap": 4, "missing values": 5, "no label": 1}
+
+
+def test_real_gaps_drop_windows(fs):
+    ds = _dataset(fs, "seq500_hourly")
+    assert ds.dropped["gap"] > 0  # BTCUSDT hourly has real exchange outages in 2021-2023
+    assert len(ds) > 0
+
+
+def test_stride_and_start(fs):
+    full = _dataset(fs, "longterm_multitf")
+    start = pd.Timestamp(full.timestamps[len(full) // 2]).to_pydatetime()
+    later = _dataset(fs, "longterm_multitf", start=start, stride=2)
+    assert 0 < len(later) <= len(full) // 2 // 2 + 2
+    assert (later.timestamps >= np.datetime64(start, "us")).all()

@@ -1,0 +1,30 @@
+"""Point-in-time retrieval of a model's feature service on its step spine, through Feast."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from barstore.specs import ModelSpec
+
+from .windows import AlignedMatrix
+
+
+def retrieve(store, spec: ModelSpec, spine: pa.Table) -> pa.Table:
+    """One row per spine row, in spine order: the model's features as of each step (Feast PIT join)."""
+    entity_df = spine.select(["symbol", "event_timestamp"]).to_pandas()
+    job = store.get_historical_features(
+        entity_df=entity_df,
+        features=store.get_feature_service(spec.name),
+        full_feature_names=True,
+    )
+    table = job.to_arrow()
+    # the warehouse store keeps the entity order; check rather than trust (a misaligned matrix is silent)
+    same = pc.all(pc.equal(table["symbol"], spine["symbol"])).as_py() and table.num_rows == spine.num_rows
+    if not same:
+        raise RuntimeError("the offline store changed the entity order; windows would be misaligned")
+    return table.append_column("break_before", spine["break_before"])
+
+
+def aligned_matrix(store, spec: ModelSpec, spine: pa.Table) -> AlignedMatrix:
+    return AlignedMatrix.from_arrow(retrieve(store, spec, spine), spec.columns)

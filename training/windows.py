@@ -1,0 +1,84 @@
+"""Windows cut by index from one aligned matrix (as Qlib's TSDataSampler does): no window is ever copied.
+
+The aligned matrix holds one row per step (sorted by symbol, then time) and one column per feature. A window
+ending at row i is rows i-L+1 .. i; it is kept when all its rows belong to one symbol, no link inside it is a
+break (see spine.py), none of its values is missing and its label exists. Everything is O(rows) with
+cumulative sums, whatever L is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass
+class AlignedMatrix:
+    values: np.ndarray        # (rows, features) float64, C-contiguous
+    symbol_codes: np.ndarray  # (rows,) int32 into symbol_names (codes, not strings: 4 bytes a row)
+    symbol_names: list[str]
+    times: np.ndarray         # (rows,) datetime64[us] UTC: each step's event time
+    break_before: np.ndarray  # (rows,) bool: the link from the previous row is broken
+    columns: list[str]
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, columns: list[str]) -> "AlignedMatrix":
+        missing = [c for c in columns if c not in table.column_names]
+        if missing:
+            raise KeyError(f"retrieved frame lacks {missing}")
+        values = np.empty((table.num_rows, len(columns)), dtype=np.float64)
+        for j, name in enumerate(columns):
+            col = pc.cast(table[name], pa.float64())
+            values[:, j] = col.to_numpy(zero_copy_only=False)  # nulls become NaN
+        times = pc.cast(table["event_timestamp"], pa.timestamp("us", "UTC")).to_numpy(zero_copy_only=False)
+        encoded = pc.dictionary_encode(table["symbol"]).combine_chunks()
+        return cls(
+            values=values,
+            symbol_codes=encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32),
+            symbol_names=encoded.dictionary.to_pylist(),
+            times=times.astype("datetime64[us]"),
+            break_before=table["break_before"].to_numpy(zero_copy_only=False).astype(bool),
+            columns=list(columns),
+        )
+
+
+@dataclass
+class WindowIndex:
+    ends: np.ndarray                              # row of each kept window's last step
+    dropped: dict[str, int] = field(default_factory=dict)  # why windows were not kept
+
+
+def window_ends(matrix: AlignedMatrix, steps: int, labels: np.ndarray | None = None) -> WindowIndex:
+    """Rows at which a complete window of `steps` rows ends; counts of the windows dropped and why.
+
+    Counted per candidate end (a row with at least steps-1 rows of its symbol before it), in this order:
+    'gap' (a break inside), 'missing values' (a NaN in any row), 'no label'."""
+    n = len(matrix.values)
+    idx = np.arange(n)
+    new_symbol = np.ones(n, dtype=bool)
+    new_symbol[1:] = matrix.symbol_codes[1:] != matrix.symbol_codes[:-1]
+    segment_start = np.maximum.accumulate(np.where(new_symbol, idx, 0))
+    long_enough = idx - segment_start >= steps - 1
+
+    def windowed(flags: np.ndarray, first_offset: int) -> np.ndarray:
+        """How many flags lie in rows i-steps+1+first_offset .. i, for each i."""
+        csum = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+        lo = np.clip(idx - steps + 1 + first_offset, 0, None)
+        return csum[idx + 1] - csum[lo]
+
+    gap = windowed(matrix.break_before & ~new_symbol, 1) > 0   # links inside the window only
+    nan_rows = np.isnan(matrix.values).any(axis=1)
+    missing = windowed(nan_rows, 0) > 0
+    no_label = np.zeros(n, dtype=bool) if labels is None else np.isnan(labels)
+
+    candidates = long_enough
+    dropped = {
+        "gap": int((candidates & gap).sum()),
+        "missing values": int((candidates & ~gap & missing).sum()),
+        "no label": int((candidates & ~gap & ~missing & no_label).sum()),
+    }
+    keep = candidates & ~gap & ~missing & ~no_label
+    return WindowIndex(ends=idx[keep], dropped=dropped)
