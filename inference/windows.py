@@ -79,16 +79,19 @@ def get_window(store, symbol: str, model: str) -> torch.Tensor:
 def get_windows(store, symbol: str, models: list[str] | None = None) -> dict[str, torch.Tensor]:
     """Several models' windows for one symbol in one online lookup."""
     models = models or list(MODELS)
-    refs = [f"{m}_window:{f}" for m in models for f in ("window", "window_end_us", "steps", "n_features")]
-    row = store.get_online_features(features=refs, entity_rows=[{"symbol": symbol}],
-                                    full_feature_names=True).to_dict()
+    refs = [f"{m}_window:{f}" for m in models for f in ("window", "steps", "n_features")]
+    response = store.get_online_features(features=refs, entity_rows=[{"symbol": symbol}],
+                                         full_feature_names=True)
+    # read the protobuf values directly: to_dict() would turn ~57k doubles into Python floats first
+    proto = response.proto
+    values = {name: result.values[0] for name, result in zip(proto.metadata.feature_names.val, proto.results)}
     out = {}
     for m in models:
-        flat = row[f"{m}_window__window"][0]
-        if flat is None:
+        flat = values[f"{m}_window__window"].double_list_val.val
+        if len(flat) == 0:
             raise BarstoreError(f"no online window of {m} for {symbol}: run `barstore materialize`")
-        steps, width = row[f"{m}_window__steps"][0], row[f"{m}_window__n_features"][0]
-        out[m] = torch.from_numpy(np.asarray(flat, dtype=np.float64).reshape(steps, width))
+        steps, width = values[f"{m}_window__steps"].int64_val, values[f"{m}_window__n_features"].int64_val
+        out[m] = torch.from_numpy(np.array(flat, dtype=np.float64).reshape(steps, width))
     return out
 
 
