@@ -217,9 +217,28 @@ def materialize(
 
 
 @app.command()
+def window(
+    symbol: str = typer.Argument(..., help="Symbol, e.g. BTCUSDT."),
+    model: str = typer.Argument(..., help="seq300_minute, seq500_minute, seq800_minute, seq500_hourly, longterm_multitf"),
+    online: Online = OnlineOpt,
+    home: Optional[str] = HomeOpt,
+):
+    """Show the online window a prediction of MODEL for SYMBOL would use (after `barstore materialize`)."""
+
+    def body():
+        from inference.windows import show_window
+
+        from .feature_store import open_store
+
+        show_window(open_store(_workspace(home), online.value), symbol, model)
+
+    _run(body)
+
+
+@app.command()
 def demo(
     files: Optional[list[Path]] = typer.Argument(None, help="Bar files to use instead of synthetic bars."),
-    days: int = typer.Option(400, help="Days of synthetic 1-minute bars."),
+    days: int = typer.Option(460, help="Days of synthetic 1-minute bars (the long-term model needs ~415)."),
     symbols: int = typer.Option(3, help="Number of synthetic symbols."),
     home: Optional[str] = HomeOpt,
 ):

@@ -113,10 +113,44 @@ def _stage_build(run: DemoRun) -> None:
     build_models(run.con, run.ws.sql_dir, show=True)
 
 
+def _stage_feast(run: DemoRun) -> str:
+    from .feature_store import apply
+
+    names = apply(run.ws)
+    return f"{len(names)} Feast objects registered in {run.ws.home / 'feast'}"
+
+
+def _stage_training(run: DemoRun) -> str:
+    from training import training_dataset
+
+    from .feature_store import open_store
+    from .specs import MODELS
+
+    store = open_store(run.ws)
+    counts = []
+    for name in MODELS:
+        ds = training_dataset(name, home=str(run.ws.home), store=store, con=run.con)
+        counts.append(f"{name} {len(ds):,}")
+    return "training windows: " + ", ".join(counts)
+
+
+def _stage_online(run: DemoRun) -> str:
+    from inference import materialize_windows
+
+    from .feature_store import open_store
+
+    report = materialize_windows(open_store(run.ws), run.con)
+    run.hints.append(f"python -c \"from inference import get_window; ...\"  (see README: online windows)")
+    return "online windows: " + ", ".join(f"{m} {r['windows']}" for m, r in report.items())
+
+
 STAGES: list[Stage] = [
     Stage("prepare bar files", _stage_files),
     Stage("ingest into raw.bars", _stage_ingest, spinner=False),
     Stage("build SQL models", _stage_build, spinner=False),
+    Stage("register Feast feature repo", _stage_feast),
+    Stage("cut point-in-time training windows", _stage_training),
+    Stage("materialize online windows", _stage_online),
 ]
 
 

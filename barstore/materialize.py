@@ -36,8 +36,11 @@ def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = N
         if incremental:
             store.materialize_incremental(end_date=end, feature_views=views)
         else:
-            start = con.execute("SELECT coalesce(min(ts), now()) FROM raw.bars").fetchall()[0][0]
-            store.materialize(start_date=start, end_date=end, feature_views=views)
+            # only a view's latest row per symbol is served, and rows older than its ttl are not:
+            # reading two ttls back is enough and spares Feast the whole history
+            for view in store.list_feature_views():
+                if view.name in views:
+                    store.materialize(start_date=end - 2 * view.ttl, end_date=end, feature_views=[view.name])
     with console.status("materializing model windows"):
         report = materialize_windows(store, con, as_of=end)
     for model, r in report.items():

@@ -99,3 +99,24 @@ def window_end(store, symbol: str, model: str) -> datetime:
     row = store.get_online_features(features=[f"{model}_window:window_end_us"],
                                     entity_rows=[{"symbol": symbol}]).to_dict()
     return datetime.fromtimestamp(row["window_end_us"][0] / 1e6, tz=timezone.utc)
+
+
+def show_window(store, symbol: str, model: str) -> None:
+    """Print a window's shape, end and its last three steps (the `barstore window` command)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    spec = MODELS.get(model)
+    if spec is None:
+        raise BarstoreError(f"unknown model {model!r}; the models are {', '.join(MODELS)}")
+    values = get_window(store, symbol, model)
+    console = Console()
+    console.print(f"{model} window of {symbol}: {tuple(values.shape)} float64, "
+                  f"last step closed at {window_end(store, symbol, model):%Y-%m-%d %H:%M} UTC")
+    grid = Table(title="last 3 steps (raw values; models normalise them)", title_justify="left")
+    grid.add_column("feature")
+    for k in range(3, 0, -1):
+        grid.add_column(f"t-{k - 1}" if k > 1 else "t", justify="right")
+    for j, name in enumerate(spec.columns):
+        grid.add_row(name, *(f"{float(values[-k, j]):.6g}" for k in range(3, 0, -1)))
+    console.print(grid)
