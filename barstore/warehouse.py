@@ -133,13 +133,18 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         if "lock" in str(err).lower():
             raise WarehouseLocked(_locked_message(path, err)) from None
         raise
+    except duckdb.ConnectionException as err:
+        # this process already holds the file read-write: DuckDB hands out that database, not a read-only one
+        if not read_only or "different configuration" not in str(err):
+            raise
+        return connect(path, read_only=False)
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         init_schema(con)
-    # Feast retrieval in this process (barstore.feast_warehouse) reuses this connection
-    from .feast_warehouse.connection import share_connection
+        # Feast retrieval in this process (barstore.feast_warehouse) reuses this connection
+        from .feast_warehouse.connection import share_connection
 
-    share_connection(path, con)
+        share_connection(path, con)
     return con
 
 

@@ -115,3 +115,10 @@ def test_stride_and_start(fs):
     later = _dataset(fs, "longterm_multitf", start=start, stride=2)
     assert 0 < len(later) <= len(full) // 2 // 2 + 2
     assert (later.timestamps >= np.datetime64(start, "us")).all()
+
+
+def test_dataset_opens_the_workspace_itself(fs):
+    """No connection or store passed: the dataset opens them (here beside the test's own connection)."""
+    ws, _, _ = fs
+    ds = training_dataset("longterm_multitf", home=str(ws.home))
+    assert len(ds) > 0 and ds[0][0].shape == (365, 26)

@@ -36,7 +36,7 @@ def training_dataset(
     decision time and never enter a window."""
     spec = model_spec(model)
     ws = resolve_home(home)
-    con = con or connect(ws.warehouse)
+    con = con or connect(ws.warehouse, read_only=True)  # training only reads
     store = store or open_store(ws)
     spine = step_spine(con, spec, symbols=symbols, end=end)
     matrix = aligned_matrix(store, spec, spine)
