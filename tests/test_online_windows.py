@@ -73,20 +73,21 @@ def test_all_windows_of_a_symbol_in_one_lookup(fs):
 
 
 def test_apply_and_materialize_commands(fs):
-    ws, con, _ = fs
+    ws, con, store = fs
     runner = CliRunner()
     result = runner.invoke(app, ["apply", "--home", str(ws.home)])
     assert result.exit_code == 0, result.output
     assert "seq300_minute" in result.output and "longterm_multitf" in result.output
     result = runner.invoke(app, ["materialize", "--home", str(ws.home), "--as-of", "2025-06-03T12:00"])
     assert result.exit_code == 0, result.output
-    assert get_window(fs[2], "ETHUSDT", "seq300_minute").shape == (300, 20)
+    assert get_window(store, "ETHUSDT", "seq300_minute").shape == (300, 20)
+    # the scalar views are online too: ETHUSDT's last minute features closed by the as-of time
+    row = store.get_online_features(features=["features_1m:rsi_14"], entity_rows=[{"symbol": "ETHUSDT"}]).to_dict()
+    last = con.execute("SELECT rsi_14 FROM features_1m WHERE symbol = 'ETHUSDT' AND ts_close <= "
+                       "'2025-06-03 12:00:00+00' ORDER BY ts DESC LIMIT 1").fetchall()
+    assert row["rsi_14"][0] == last[0][0]
     result = runner.invoke(app, ["materialize", "--home", str(ws.home), "--incremental"])
     assert result.exit_code == 0, result.output
-    # the scalar views are online too: the latest daily features of BTCUSDT
-    row = fs[2].get_online_features(features=["features_1d:rsi_14"], entity_rows=[{"symbol": "BTCUSDT"}]).to_dict()
-    last = con.execute("SELECT rsi_14 FROM features_1d WHERE symbol = 'BTCUSDT' ORDER BY ts DESC LIMIT 1").fetchall()
-    assert row["rsi_14"][0] == last[0][0]
 
 
 def test_plain_feast_cli_works_on_the_repo(fs):
