@@ -26,9 +26,8 @@ DATASETS = {
     "es": (ES_FILE, ES_OPTS, "ts_et <= TIMESTAMP '{cut}'", NY, "true", ("1m", "1h", "1d")),
     # START-labelled UTC hours
     "btc": (BTC_HOURLY, BTC_OPTS, "ts_utc + INTERVAL 1 HOUR <= TIMESTAMPTZ '{cut}+00'", "UTC", "true", ("1h", "1d")),
-    # daily bars labelled by their date, stored at the 09:30 session start and closing one day later (a native
-    # bar's ts_close is its start + its timeframe)
-    "lean": (LEAN_DAILY, LEAN_OPTS, "ts_et + INTERVAL '33 hours 30 minutes' <= TIMESTAMP '{cut}'", NY,
+    # daily bars labelled by their date, stored at the 09:30 session start, complete at the 16:00 session end
+    "lean": (LEAN_DAILY, LEAN_OPTS, "ts_et + INTERVAL '16 hours' <= TIMESTAMP '{cut}'", NY,
              "symbol IN ('SPY', 'QQQ', 'AAPL')", ("1d",)),
 }
 
@@ -41,7 +40,7 @@ CUTS = [
     ("btc", "2021-01-01 00:00"),  # a day boundary: the 2020-12-31 daily bar completes exactly at the cut
     ("btc", "2023-06-14 17:00"),  # late: 1h reads start far from 0, the daily series past 2304 bars is not
     ("lean", "2008-09-15 12:00"), # a Monday: bars up to Friday's
-    ("lean", "2020-03-10 09:30"), # 03-09's bar closes exactly at the cut
+    ("lean", "2020-03-09 16:00"), # 03-09's bar closes exactly at the cut
 ]
 
 

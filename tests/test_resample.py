@@ -255,3 +255,16 @@ def test_native_timeframe_wins_finest_fills_the_rest(tmp_path):
     d = _bars(con, "1d")
     assert (d.open == 10.0).all() and (d.volume == 1440.0).all() and (d.n_bars == 1440).all()
     assert list(_bars(con, "15m").n_bars.unique()) == [15]
+
+
+def test_native_daily_bars_close_at_the_session_end(tmp_path):
+    """Vendor daily bars (Lean, labelled by date) are knowable at 16:00 New York that day, not a day later."""
+    need_data("lean_us_equity_daily_1998-2021.parquet")
+    con = _warehouse(tmp_path)
+    _ingest(con, DATA / "lean_us_equity_daily_1998-2021.parquet", timeframe="1d", tz=NY, calendar="us_rth")
+    _build(con)
+    days = _bars(con, "1d", "SPY")
+    assert len(days) > 5000 and days.n_bars.eq(1).all()
+    assert (days.ts.dt.tz_convert(NY).dt.strftime("%H:%M") == "09:30").all()
+    assert (days.ts_close.dt.tz_convert(NY).dt.strftime("%H:%M") == "16:00").all()
+    assert (days.ts.dt.tz_convert(NY).dt.date == days.ts_close.dt.tz_convert(NY).dt.date).all()

@@ -70,7 +70,7 @@ native AS (
         s.timeframe,
         s.ts,
         CASE
-            WHEN s.timeframe = '1d' THEN greatest(s.session_end, s.ts + INTERVAL 1 DAY)
+            WHEN s.timeframe = '1d' THEN s.session_end
             WHEN s.ts >= s.session_end THEN s.ts + to_seconds(s.source_seconds)
             ELSE least(s.ts + to_seconds(s.source_seconds), s.session_end)
         END AS ts_close,
