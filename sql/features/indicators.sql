@@ -6,7 +6,9 @@
 -- lookback: 0 seconds
 -- Only complete bars enter (a forming bar is never a feature input). n is the bar's absolute row number in its
 -- series; incremental builds read from 8 blocks of 256 rows before the block holding `since`, which covers
--- the EMA carry (5 blocks), the 50-bar windows and a whole trading session (<= 1440 one-minute bars).
+-- the EMA carry (ema_blocks: 6 blocks of 128 rows), the 50-bar windows and a whole trading session (<= 1440
+-- one-minute bars). The EMAs sum scaled integers (exact, see sql/macros/ema.sql), measured against the
+-- close (CVD: an absolute quantum), so their values do not depend on which other series share the build.
 -- Rolling windows (MA, Bollinger, volume z) reduce ordered lists: DuckDB's windowed avg()/stddev() round
 -- differently depending on which other partitions share their segment tree, lists do not.
 -- CVD and the session sums are DECIMAL (exact), so the CVD before the read start can be added back exactly.
@@ -107,18 +109,21 @@ seeds AS (
     GROUP BY symbol, timeframe
 ),
 ema_in AS (
+    -- magnitudes (see ema_blocks): the close for prices and their changes; for CVD at least 2^20, i.e. an
+    -- absolute quantum of at most 2^-40, far below the DECIMAL(38, 10) resolution of the CVD itself
     SELECT s.symbol, s.timeframe, s.n,
-           ema_input(s.close, s.n, 25, d.fast_seed, 2 / 13) AS x1, 2 / 13 AS a1,
-           ema_input(s.close, s.n, 25, d.slow_seed, 2 / 27) AS x2, 2 / 27 AS a2,
-           ema_input(s.gain, s.n, 14, d.gain_seed, 1 / 14) AS x3, 1 / 14 AS a3,
-           ema_input(s.loss, s.n, 14, d.loss_seed, 1 / 14) AS x4, 1 / 14 AS a4,
-           ema_input(s.true_range, s.n, 14, d.tr_seed, 1 / 14) AS x5, 1 / 14 AS a5,
-           ema_input(s.cvd, s.n, 19, d.cvd_seed, 2 / 21) AS x6, 2 / 21 AS a6
+           ema_input(s.close, s.n, 25, d.fast_seed, 2 / 13) AS x1, 2 / 13 AS a1, abs(s.close) AS m1,
+           ema_input(s.close, s.n, 25, d.slow_seed, 2 / 27) AS x2, 2 / 27 AS a2, abs(s.close) AS m2,
+           ema_input(s.gain, s.n, 14, d.gain_seed, 1 / 14) AS x3, 1 / 14 AS a3, abs(s.close) AS m3,
+           ema_input(s.loss, s.n, 14, d.loss_seed, 1 / 14) AS x4, 1 / 14 AS a4, abs(s.close) AS m4,
+           ema_input(s.true_range, s.n, 14, d.tr_seed, 1 / 14) AS x5, 1 / 14 AS a5, abs(s.close) AS m5,
+           ema_input(s.cvd, s.n, 19, d.cvd_seed, 2 / 21) AS x6, 2 / 21 AS a6, greatest(abs(s.cvd), 1048576) AS m6
     FROM series AS s
     LEFT JOIN seeds AS d USING (symbol, timeframe)
 ),
 smoothed AS MATERIALIZED (
-    SELECT symbol, timeframe, n, e1 - e2 AS macd, e3 AS avg_gain, e4 AS avg_loss, e5 AS atr_14, e6 AS cvd_ema_20
+    SELECT symbol, timeframe, n, e1 - e2 AS macd, e2 AS ema_26, e3 AS avg_gain, e4 AS avg_loss, e5 AS atr_14,
+           e6 AS cvd_ema_20
     FROM ema_blocks(ema_in)
 ),
 signal_seed AS (
@@ -128,9 +133,12 @@ signal_seed AS (
     GROUP BY symbol, timeframe
 ),
 signal_in AS (
-    -- the MACD signal line: one series (the other five slots unused)
-    SELECT m.symbol, m.timeframe, m.n, ema_input(m.macd, m.n, 33, d.seed, 2 / 10) AS x1, 2 / 10 AS a1,
-           0.0 AS x2, 0.5 AS a2, 0.0 AS x3, 0.5 AS a3, 0.0 AS x4, 0.5 AS a4, 0.0 AS x5, 0.5 AS a5, 0.0 AS x6, 0.5 AS a6
+    -- the MACD signal line: one series (the other five slots unused), measured against the slow EMA (~ the
+    -- close; MACD itself crosses zero)
+    SELECT m.symbol, m.timeframe, m.n,
+           ema_input(m.macd, m.n, 33, d.seed, 2 / 10) AS x1, 2 / 10 AS a1, abs(m.ema_26) AS m1,
+           0.0 AS x2, 0.5 AS a2, 1.0 AS m2, 0.0 AS x3, 0.5 AS a3, 1.0 AS m3, 0.0 AS x4, 0.5 AS a4, 1.0 AS m4,
+           0.0 AS x5, 0.5 AS a5, 1.0 AS m5, 0.0 AS x6, 0.5 AS a6, 1.0 AS m6
     FROM smoothed AS m
     LEFT JOIN signal_seed AS d USING (symbol, timeframe)
     WHERE m.n >= 25
