@@ -104,7 +104,6 @@ def test_one_transaction_for_all_files(ws, bar_file, minute_bars):
 
 
 def test_contract_bars_are_stored_under_the_contract(ws, bar_file, minute_bars):
-    pytest.importorskip("barstore.contracts", reason="contracts module pending")
     report = ingest(ws, bar_file("enq.csv", minute_bars(3)), contract="ENQ.H24", root="NQ", calendar="cme_globex")
     assert report.total("inserted") == 3
     assert ws.execute("SELECT DISTINCT symbol FROM raw.bars").fetchall() == [("ENQ.H24",)]
@@ -118,7 +117,6 @@ def test_contract_bars_are_stored_under_the_contract(ws, bar_file, minute_bars):
 
 
 def test_contract_option_errors(ws, bar_file, minute_bars):
-    pytest.importorskip("barstore.contracts", reason="contracts module pending")
     path = bar_file("enq.csv", minute_bars(1))
     with pytest.raises(IngestError, match="new contract ENQ.H24: pass --calendar"):
         ingest(ws, path, contract="ENQ.H24", root="NQ", calendar=None)

@@ -76,10 +76,8 @@ def _register_contract(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> N
             f"new contract {contract}: pass --calendar to register it "
             f"(one of {', '.join(calendar_names(con))})"
         )
-    try:
-        from ..contracts import register_contract  # written alongside; imported when needed
-    except ImportError as err:
-        raise IngestError(f"--contract needs barstore.contracts, which could not be imported: {err}") from None
+    from ..contracts import register_contract
+
     register_contract(con, contract, opts.root, calendar)
 
 
