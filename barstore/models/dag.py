@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError
-from .dependencies import BUILD_WINDOW, tables_read
+from .dependencies import BUILD_WINDOW, cached_tables_read
 
 if TYPE_CHECKING:
     from .project import Project
@@ -23,7 +23,7 @@ class ModelGraph:
     def of(cls, project: Project) -> ModelGraph:
         parents, sources, reads_window = {}, {}, {}
         for name, model in project.models.items():
-            reads = tables_read(model.sql, model.display_path, keep_window=True)
+            reads = cached_tables_read(model.sql, model.display_path, keep_window=True)
             reads_window[name] = BUILD_WINDOW in reads
             reads.discard(BUILD_WINDOW)
             parents[name] = sorted(t for t in reads if t in project.models)
