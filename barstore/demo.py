@@ -144,6 +144,17 @@ def _stage_online(run: DemoRun) -> str:
     return "online windows: " + ", ".join(f"{m} {r['windows']}" for m, r in report.items())
 
 
+def _stage_chart(run: DemoRun) -> str:
+    from .plots import daily_features_chart
+
+    symbol = run.con.execute(
+        "SELECT symbol FROM features_1d GROUP BY symbol ORDER BY count(*) DESC, symbol LIMIT 1").fetchall()
+    if not symbol:
+        return "no daily features to chart"
+    path = daily_features_chart(run.con, symbol[0][0], run.ws.reports_dir / f"features_{symbol[0][0]}.png")
+    return f"chart of {symbol[0][0]}'s daily features: {path}"
+
+
 STAGES: list[Stage] = [
     Stage("prepare bar files", _stage_files),
     Stage("ingest into raw.bars", _stage_ingest, spinner=False),
@@ -151,6 +162,7 @@ STAGES: list[Stage] = [
     Stage("register Feast feature repo", _stage_feast),
     Stage("cut point-in-time training windows", _stage_training),
     Stage("materialize online windows", _stage_online),
+    Stage("chart daily features", _stage_chart),
 ]
 
 

@@ -94,3 +94,15 @@ def test_user_file_guesses(tmp_path):
     plain.write_text("ts,open,high,low,close,volume\n2020-01-02 00:00,1,1,1,1,1\n")
     guessed = [(f.symbol, f.timeframe, f.calendar) for f in input_files_from_paths([no_symbol, hourly, plain])]
     assert guessed == [("ES", "1m", "us_rth"), (None, "1h", "us_rth"), ("BTCUSDT", "1m", "crypto_24x7")]
+
+
+def test_demo_draws_the_feature_chart(tmp_path):
+    """The chart stage writes a real PNG of a symbol's daily features."""
+    from barstore.cli import app
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["demo", "--home", str(tmp_path), "--days", "45", "--symbols", "1"])
+    assert result.exit_code == 0, result.output
+    charts = list((tmp_path / "reports").glob("features_*.png"))
+    assert len(charts) == 1 and charts[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert charts[0].stat().st_size > 20_000
