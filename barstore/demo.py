@@ -140,7 +140,9 @@ def _stage_online(run: DemoRun) -> str:
     from .feature_store import open_store
 
     report = materialize_windows(open_store(run.ws), run.con)
-    run.hints.append(f"python -c \"from inference import get_window; ...\"  (see README: online windows)")
+    symbol = run.con.execute("SELECT min(symbol) FROM raw.symbols").fetchall()[0][0]
+    run.hints.append(
+        f"barstore window {symbol} seq300_minute{_home_flag(run.ws)}   (the online window a prediction uses)")
     return "online windows: " + ", ".join(f"{m} {r['windows']}" for m, r in report.items())
 
 

@@ -9,8 +9,9 @@
 -- the EMA carry (ema_blocks: 6 blocks of 128 rows), the 50-bar windows and a whole trading session (<= 1440
 -- one-minute bars). The EMAs sum scaled integers (exact, see sql/macros/ema.sql), measured against the
 -- close (CVD: an absolute quantum), so their values do not depend on which other series share the build.
--- Rolling windows (MA, Bollinger, volume z) reduce ordered lists: DuckDB's windowed avg()/stddev() round
--- differently depending on which other partitions share their segment tree, lists do not.
+-- Rolling means are exact fixed-point sums (sql/macros/exact_sums.sql) and rolling standard deviations
+-- reduce ordered lists: DuckDB's windowed avg()/stddev() round differently depending on which other
+-- partitions share their segment tree; integer sums and lists do not.
 -- CVD and the session sums are DECIMAL (exact), so the CVD before the read start can be added back exactly.
 -- TA-Lib seeding: EMA = mean of the first p values; RSI and ATR = mean of the first p gains/losses/true
 -- ranges (Wilder); MACD: both EMAs start at row 25 (the fast one seeded on rows 14..25), signal at row 33.
@@ -61,7 +62,9 @@ numbered AS (
         sum(CAST((b.high + b.low + b.close) / 3 * b.volume AS DECIMAL(38, 10))) OVER s AS pv_sum,
         sum(CAST(b.volume AS DECIMAL(38, 10))) OVER s AS volume_sum,
         ln(b.close / lag(b.close) OVER s) AS log_return,
-        list(b.close) OVER (s ROWS 49 PRECEDING) AS closes_50,
+        from_fixed(sum(to_fixed(b.close)) OVER (s ROWS 19 PRECEDING)) / 20 AS close_mean_20,
+        from_fixed(sum(to_fixed(b.close)) OVER (s ROWS 49 PRECEDING)) / 50 AS close_mean_50,
+        list(b.close) OVER (s ROWS 19 PRECEDING) AS closes_20,
         list(b.volume) OVER (s ROWS 19 PRECEDING) AS volumes_20
     FROM bar_delta AS b
     JOIN read_start AS r ON r.symbol = b.symbol AND r.timeframe = b.timeframe AND b.ts >= r.start_ts
@@ -78,10 +81,8 @@ session_base AS (
 ),
 series AS MATERIALIZED (
     SELECT
-        b.* EXCLUDE (closes_50, volumes_20),
-        list_avg(b.closes_50[-20:]) AS close_mean_20,
-        list_stddev_pop(b.closes_50[-20:]) AS close_sd_20,
-        list_avg(b.closes_50) AS close_mean_50,
+        b.* EXCLUDE (closes_20, volumes_20),
+        list_stddev_pop(b.closes_20) AS close_sd_20,
         list_avg(b.volumes_20) AS volume_mean_20,
         list_stddev_pop(b.volumes_20) AS volume_sd_20,
         CAST(c.cvd0 + b.delta_sum AS DOUBLE) AS cvd,
@@ -176,4 +177,3 @@ SELECT
 FROM series AS s
 JOIN smoothed AS m USING (symbol, timeframe, n)
 LEFT JOIN signal AS g USING (symbol, timeframe, n)
-ORDER BY timeframe, symbol, ts
