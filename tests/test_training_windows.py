@@ -114,7 +114,10 @@ def test_stride_and_start(fs):
     start = pd.Timestamp(full.timestamps[len(full) // 2]).to_pydatetime()
     later = _dataset(fs, "longterm_multitf", start=start, stride=2)
     assert 0 < len(later) <= len(full) // 2 // 2 + 2
-    assert (later.timestamps >= np.datetime64(start, "us")).all()
+    assert (later.timestamps >= np.datetime64(start.replace(tzinfo=None), "us")).all()
+    # stride counts steps of each symbol: consecutive samples of a symbol are 2 days apart (crypto, no gaps)
+    gaps = np.diff(later.timestamps[later.symbol_codes == later.symbol_codes[0]]).astype("timedelta64[h]")
+    assert (gaps % np.timedelta64(48, "h") == np.timedelta64(0, "h")).all()
 
 
 def test_dataset_opens_the_workspace_itself(fs):
