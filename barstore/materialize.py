@@ -29,18 +29,17 @@ def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = N
     end = parse_as_of(as_of)
     con = connect(ws.warehouse)
     store = open_store(ws, online)
-    views = [v.name for v in store.list_feature_views() if not v.name.endswith("_window")]
+    views = [v for v in store.list_feature_views() if not v.name.endswith("_window")]  # windows: below
     if not views:
         raise BarstoreError("the Feast registry is empty: run `barstore apply` first")
     with console.status("materializing scalar features"):
         if incremental:
-            store.materialize_incremental(end_date=end, feature_views=views)
+            store.materialize_incremental(end_date=end, feature_views=[v.name for v in views])
         else:
             # only a view's latest row per symbol is served, and rows older than its ttl are not:
             # reading two ttls back is enough and spares Feast the whole history
-            for view in store.list_feature_views():
-                if view.name in views:
-                    store.materialize(start_date=end - 2 * view.ttl, end_date=end, feature_views=[view.name])
+            for view in views:
+                store.materialize(start_date=end - 2 * view.ttl, end_date=end, feature_views=[view.name])
     with console.status("materializing model windows"):
         report = materialize_windows(store, con, as_of=end)
     for model, r in report.items():

@@ -8,18 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Feature views: warehouse table -> (timeframe of its rows, time-to-live in seconds). The TTL is about one bar
-# interval, so a missing bar gives a missing value; 4h and 1d views serve as context to faster models, whose
-# steps can be a weekend plus a holiday after the last 4h/1d close, hence 4 days there.
-VIEWS: dict[str, tuple[str, int]] = {
-    "features_1m": ("1m", 60),
-    "features_1h": ("1h", 3600),
-    "features_4h": ("4h", 4 * 86400),
-    "features_1d": ("1d", 4 * 86400),
-    "volume_profile_1d": ("1d", 4 * 86400),
-    "longterm_inputs": ("1d", 86400),
-}
-
 BAR_FEATURES = ("open", "high", "low", "close", "volume")
 INDICATORS = (
     "log_return", "rsi_14", "macd", "macd_signal", "macd_hist", "atr_14", "bb_pctb_20", "ma_20", "ma_50",
@@ -76,14 +64,24 @@ class ModelSpec:
         return sum(len(features) for _, features in self.inputs)
 
 
-# The features each view registers in Feast (all numeric, Float64).
-VIEW_FEATURES: dict[str, tuple[str, ...]] = {
-    "features_1m": BAR_FEATURES + INDICATORS,
-    "features_1h": BAR_FEATURES + INDICATORS,
-    "features_4h": BAR_FEATURES,
-    "features_1d": BAR_FEATURES + INDICATORS,
-    "volume_profile_1d": PROFILE,
-    "longterm_inputs": LONGTERM_INPUTS,
+@dataclass(frozen=True)
+class ViewSpec:
+    """A Feast feature view over the warehouse table of the same name (all features Float64)."""
+
+    timeframe: str
+    ttl_seconds: int
+    features: tuple[str, ...]
+
+
+# The TTL is about one bar interval, so a missing bar gives a missing value; 4h and 1d views serve as context
+# to faster models, whose steps can be a weekend plus a holiday after the last 4h/1d close, hence 4 days there.
+VIEWS: dict[str, ViewSpec] = {
+    "features_1m": ViewSpec("1m", 60, BAR_FEATURES + INDICATORS),
+    "features_1h": ViewSpec("1h", 3600, BAR_FEATURES + INDICATORS),
+    "features_4h": ViewSpec("4h", 4 * 86400, BAR_FEATURES),
+    "features_1d": ViewSpec("1d", 4 * 86400, BAR_FEATURES + INDICATORS),
+    "volume_profile_1d": ViewSpec("1d", 4 * 86400, PROFILE),
+    "longterm_inputs": ViewSpec("1d", 86400, LONGTERM_INPUTS),
 }
 
 MINUTE_INPUTS = (("features_1m", BAR_FEATURES + INDICATORS),)

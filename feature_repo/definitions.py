@@ -12,7 +12,7 @@ from feast import Entity, FeatureService, FeatureView, Field, ValueType
 from feast.types import Array, Float64, Int64
 
 from barstore.feast_warehouse import WarehouseSource
-from barstore.specs import MODELS, VIEW_FEATURES, VIEWS
+from barstore.specs import MODELS, VIEWS
 
 symbol = Entity(name="symbol", join_keys=["symbol"], value_type=ValueType.STRING,
                 description="instrument, e.g. BTCUSDT, ES, or a futures root's continuous series")
@@ -21,13 +21,13 @@ feature_views = {
     name: FeatureView(
         name=name,
         entities=[symbol],
-        ttl=timedelta(seconds=VIEWS[name][1]),
-        schema=[Field(name=f, dtype=Float64) for f in VIEW_FEATURES[name]],
+        ttl=timedelta(seconds=view.ttl_seconds),
+        schema=[Field(name=f, dtype=Float64) for f in view.features],
         source=WarehouseSource(name=f"{name}_source", table=name, timestamp_field="ts_close"),
         online=True,
-        tags={"timeframe": VIEWS[name][0]},
+        tags={"timeframe": view.timeframe},
     )
-    for name in VIEWS
+    for name, view in VIEWS.items()
 }
 
 # Online windows: Feast keeps one row per entity and has no sequence features, so each model's latest

@@ -40,7 +40,8 @@ def latest_windows(store, con, spec: ModelSpec, as_of: datetime | None = None,
     index = window_ends(matrix, spec.steps)
     ends = set(index.ends.tolist())
     windows, missing = [], {}
-    last_rows = np.flatnonzero(np.r_[matrix.symbol_codes[1:] != matrix.symbol_codes[:-1], True])
+    starts = matrix.symbol_start()
+    last_rows = np.flatnonzero(np.r_[starts[1:] != starts[:-1], True])  # each symbol's latest step
     for row in last_rows:
         name = matrix.symbol_names[matrix.symbol_codes[row]]
         if row in ends:

@@ -45,11 +45,8 @@ def training_dataset(
     keep = np.ones(len(index.ends), dtype=bool)
     if start is not None:
         keep &= matrix.times[index.ends] >= np.datetime64(start.replace(tzinfo=None), "us")
-    if stride > 1:  # every stride-th step of each symbol, counted from its first step (rows are grouped)
-        codes = matrix.symbol_codes
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-        first_row = starts[np.searchsorted(starts, index.ends, side="right") - 1]
-        keep &= ((index.ends - first_row) % stride) == 0
+    if stride > 1:  # every stride-th step of each symbol, counted from its first step
+        keep &= ((index.ends - matrix.symbol_start()[index.ends]) % stride) == 0
     index.ends = index.ends[keep]
     return WindowDataset(matrix, index, spec.steps, labels)
 

@@ -20,9 +20,12 @@ from barstore.timeframes import seconds
 
 SPINE_SQL = """
 WITH steps AS (
-    SELECT f.symbol, f.ts, f.ts_close, f.trading_day, s.calendar
+    SELECT f.symbol, f.ts, f.ts_close, f.trading_day, s.calendar,
+           -- sessions a gap may skip: none where the calendar trades every day, else one holiday
+           CASE WHEN length(c.weekdays) = 7 THEN 0 ELSE 1 END AS skippable
     FROM {view} AS f
     JOIN raw.symbols AS s USING (symbol)
+    JOIN raw.calendars AS c ON c.name = s.calendar
     WHERE ($symbols IS NULL OR list_contains($symbols, f.symbol))
       AND ($end IS NULL OR f.ts_close <= $end)
 ),
@@ -51,7 +54,7 @@ SELECT
         CASE
             WHEN trading_day = prev_day THEN epoch(ts_close - prev_close) > $bar_seconds
             ELSE ts > session_start
-                 OR session_no - prev_session_no - 1 > CASE WHEN calendar = 'crypto_24x7' THEN 0 ELSE 1 END
+                 OR session_no - prev_session_no - 1 > skippable
         END,
         false) AS break_before
 FROM linked

@@ -44,6 +44,12 @@ class AlignedMatrix:
             columns=list(columns),
         )
 
+    def symbol_start(self) -> np.ndarray:
+        """For each row, the first row of its symbol (rows are grouped by symbol)."""
+        codes = self.symbol_codes
+        new_symbol = np.r_[True, codes[1:] != codes[:-1]]
+        return np.maximum.accumulate(np.where(new_symbol, np.arange(len(codes)), 0))
+
 
 @dataclass
 class WindowIndex:
@@ -58,9 +64,8 @@ def window_ends(matrix: AlignedMatrix, steps: int, labels: np.ndarray | None = N
     'gap' (a break inside), 'missing values' (a NaN in any row), 'no label'."""
     n = len(matrix.values)
     idx = np.arange(n)
-    new_symbol = np.ones(n, dtype=bool)
-    new_symbol[1:] = matrix.symbol_codes[1:] != matrix.symbol_codes[:-1]
-    segment_start = np.maximum.accumulate(np.where(new_symbol, idx, 0))
+    segment_start = matrix.symbol_start()
+    new_symbol = segment_start == idx
     long_enough = idx - segment_start >= steps - 1
 
     def windowed(flags: np.ndarray, first_offset: int) -> np.ndarray:
