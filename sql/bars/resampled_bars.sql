@@ -46,11 +46,7 @@ resampled AS (
         target AS timeframe,
         bucket AS ts,
         greatest(
-            CASE
-                WHEN target = '1d' THEN any_value(session_end)
-                WHEN bucket >= any_value(session_end) THEN bucket + to_seconds(any_value(target_seconds))
-                ELSE least(bucket + to_seconds(any_value(target_seconds)), any_value(session_end))
-            END,
+            bar_close(target, bucket, any_value(target_seconds), any_value(session_end)),
             max(ts) + to_seconds(any_value(source_seconds))
         ) AS ts_close,
         arg_min(open, ts) AS open,
@@ -69,11 +65,7 @@ native AS (
         s.symbol,
         s.timeframe,
         s.ts,
-        CASE
-            WHEN s.timeframe = '1d' THEN s.session_end
-            WHEN s.ts >= s.session_end THEN s.ts + to_seconds(s.source_seconds)
-            ELSE least(s.ts + to_seconds(s.source_seconds), s.session_end)
-        END AS ts_close,
+        bar_close(s.timeframe, s.ts, s.source_seconds, s.session_end) AS ts_close,
         s.open, s.high, s.low, s.close, s.volume,
         1 AS n_bars,
         s.timeframe AS source_timeframe,
