@@ -32,7 +32,6 @@ _CODE = re.compile(
 _CENTURY_PIVOT = 70
 
 
-
 @dataclass(frozen=True)
 class ContractCode:
     code: str   # as given, stripped: the symbol its bars are stored under
@@ -130,20 +129,18 @@ def set_roll_config(
     roll_offset_days: int | None = None,
 ) -> RollConfig:
     """Change a root's roll settings (None keeps a setting); returns the settings now in force."""
-    known = [r[0] for r in con.execute("SELECT root FROM raw.futures_roots ORDER BY root").fetchall()]
-    if root not in known:
+    if con.execute("SELECT 1 FROM raw.futures_roots WHERE root = ?", [root]).fetchone() is None:
+        known = [r[0] for r in con.execute("SELECT root FROM raw.futures_roots ORDER BY root").fetchall()]
         listed = ", ".join(known) if known else "none yet"
         raise BarstoreError(
             f"unknown futures root {root!r} (known: {listed}); ingest a contract with --root {root} first"
         )
     if roll_offset_days is not None and not 0 <= roll_offset_days <= 365:
         raise BarstoreError(f"--offset-days must be between 0 and 365 calendar days, got {roll_offset_days}")
-    con.execute(
-        "UPDATE raw.futures_roots SET back_adjust = coalesce(?, back_adjust), "
-        "roll_offset_days = coalesce(?, roll_offset_days) WHERE root = ?",
-        [back_adjust, roll_offset_days, root],
-    )
     row = con.execute(
-        "SELECT root, back_adjust, roll_offset_days FROM raw.futures_roots WHERE root = ?", [root]
+        "UPDATE raw.futures_roots SET back_adjust = coalesce(?, back_adjust), "
+        "roll_offset_days = coalesce(?, roll_offset_days) WHERE root = ? "
+        "RETURNING root, back_adjust, roll_offset_days",
+        [back_adjust, roll_offset_days, root],
     ).fetchone()
     return RollConfig(*row)

@@ -19,10 +19,11 @@ from rich.table import Table
 
 from .errors import BarstoreError
 from .home import Workspace
-from .synthetic import DEMO_TIMEFRAME, DemoFile, demo_specs, write_demo_file
-from .warehouse import CALENDARS
+from .synthetic import DEMO_TIMEFRAME, DemoFile, write_demo_files
+from .timeframes import TIMEFRAMES
+from .warehouse import CALENDARS, connect
 
-MODEL_TABLES = ("bars_1m", "bars_5m", "bars_15m", "bars_1h", "bars_4h", "bars_1d")
+MODEL_TABLES = tuple(f"bars_{tf}" for tf in TIMEFRAMES)
 DEFAULT_CALENDAR = "crypto_24x7"
 _CALENDAR_ZONES = {name: tz for name, tz, *_ in CALENDARS}
 
@@ -55,8 +56,6 @@ class DemoRun:
     @property
     def con(self):
         if self._con is None:
-            from .warehouse import connect
-
             self._con = connect(self.ws.warehouse)
         return self._con
 
@@ -83,8 +82,7 @@ def _stage_files(run: DemoRun) -> str:
     if run.days < 1 or run.n_symbols < 1:
         raise BarstoreError(f"--days and --symbols must be at least 1 (got {run.days} and {run.n_symbols})")
     out_dir = run.ws.home / "demo_data"
-    for spec in demo_specs(run.n_symbols):
-        run.inputs.append(write_demo_file(spec, out_dir, run.days))
+    run.inputs = write_demo_files(out_dir, run.days, run.n_symbols)
     import pyarrow.parquet as pq
 
     rows = sum(pq.read_metadata(f.path).num_rows for f in run.inputs)
@@ -140,7 +138,7 @@ def _stage_online(run: DemoRun) -> str:
     from .feature_store import open_store
 
     report = materialize_windows(open_store(run.ws), run.con)
-    symbol = run.con.execute("SELECT min(symbol) FROM raw.symbols").fetchall()[0][0]
+    symbol = run.con.execute("SELECT min(symbol) FROM raw.symbols").fetchone()[0]
     run.hints.append(
         f"barstore window {symbol} seq300_minute{_home_flag(run.ws)}   (the online window a prediction uses)")
     return "online windows: " + ", ".join(f"{m} {r['windows']}" for m, r in report.items())
@@ -149,12 +147,13 @@ def _stage_online(run: DemoRun) -> str:
 def _stage_chart(run: DemoRun) -> str:
     from .plots import daily_features_chart
 
-    symbol = run.con.execute(
-        "SELECT symbol FROM features_1d GROUP BY symbol ORDER BY count(*) DESC, symbol LIMIT 1").fetchall()
-    if not symbol:
+    row = run.con.execute(
+        "SELECT symbol FROM features_1d GROUP BY symbol ORDER BY count(*) DESC, symbol LIMIT 1").fetchone()
+    if row is None:
         return "no daily features to chart"
-    path = daily_features_chart(run.con, symbol[0][0], run.ws.reports_dir / f"features_{symbol[0][0]}.png")
-    return f"chart of {symbol[0][0]}'s daily features: {path}"
+    symbol = row[0]
+    path = daily_features_chart(run.con, symbol, run.ws.reports_dir / f"features_{symbol}.png")
+    return f"chart of {symbol}'s daily features: {path}"
 
 
 STAGES: list[Stage] = [
@@ -221,9 +220,8 @@ def input_files_from_paths(paths: list[Path]) -> list[DemoFile]:
         path = Path(path)
         words = [w for w in re.split(r"[_\-.\s]+", path.stem.lower()) if w]
         timeframe = next((_TIMEFRAME_WORDS[w] for w in words if w in _TIMEFRAME_WORDS), DEMO_TIMEFRAME)
-        us_rth = any(_CALENDAR_WORDS.get(w) == "us_rth" for w in words)
-        globex = any(_CALENDAR_WORDS.get(w) == "cme_globex" for w in words)
-        calendar = "us_rth" if us_rth else "cme_globex" if globex else DEFAULT_CALENDAR
+        named = {_CALENDAR_WORDS.get(w) for w in words}
+        calendar = next((c for c in ("us_rth", "cme_globex") if c in named), DEFAULT_CALENDAR)
         symbol = None if _has_symbol_column(path) else (words[0].upper() if words else path.stem.upper())
         out.append(DemoFile(path, symbol, calendar, timeframe))
     return out
@@ -251,42 +249,33 @@ def _count(run: DemoRun, table: str) -> int:
     return run.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def _existing_models(run: DemoRun) -> list[str]:
-    found = {
-        r[0]
-        for r in run.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-        ).fetchall()
-    }
-    return [m for m in MODEL_TABLES if m in found]
+def _main_tables(run: DemoRun) -> set[str]:
+    """The tables and views the SQL models built (schema main)."""
+    return {r[0] for r in run.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
 
-def _columns(run: DemoRun, table: str) -> list[str]:
-    return [r[0] for r in run.con.execute(f"DESCRIBE {table}").fetchall()]
-
-
-def row_counts(run: DemoRun) -> Table:
+def row_counts(run: DemoRun, tables: set[str]) -> Table:
     """Rows per symbol in raw.bars and in each bar model that exists."""
-    models = _existing_models(run)
-    sources = [("raw.bars", "raw.bars")] + [(m, m) for m in models]
+    sources = ["raw.bars"] + [m for m in MODEL_TABLES if m in tables]
     counts: dict[str, dict[str, int]] = {}
-    for label, table in sources:
+    for table in sources:
         for symbol, n in run.con.execute(f"SELECT symbol, count(*) FROM {table} GROUP BY symbol").fetchall():
-            counts.setdefault(symbol, {})[label] = n
+            counts.setdefault(symbol, {})[table] = n
     grid = Table(title="rows per symbol", title_justify="left")
     grid.add_column("symbol")
-    for label, _ in sources:
-        grid.add_column(label, justify="right")
+    for table in sources:
+        grid.add_column(table, justify="right")
     for symbol in sorted(counts):
-        grid.add_row(symbol, *(f"{counts[symbol].get(label, 0):,}" for label, _ in sources))
+        grid.add_row(symbol, *(f"{counts[symbol].get(table, 0):,}" for table in sources))
     return grid
 
 
-def latest_daily_bars(run: DemoRun, per_symbol: int = 2) -> Table | None:
+def latest_daily_bars(run: DemoRun, tables: set[str], per_symbol: int = 2) -> Table | None:
     """The last complete daily bars of each symbol (all latest bars if the model has no is_complete)."""
-    if "bars_1d" not in _existing_models(run):
+    if "bars_1d" not in tables:
         return None
-    available = _columns(run, "bars_1d")
+    available = [r[0] for r in run.con.execute("DESCRIBE bars_1d").fetchall()]
     shown = [c for c in ("symbol", "trading_day", "ts", "open", "high", "low", "close", "volume") if c in available]
     where = "WHERE is_complete" if "is_complete" in available else ""
     rows = run.con.execute(
@@ -302,13 +291,11 @@ def latest_daily_bars(run: DemoRun, per_symbol: int = 2) -> Table | None:
     return grid
 
 
-def latest_daily_features(run: DemoRun) -> Table | None:
+def latest_daily_features(run: DemoRun, tables: set[str]) -> Table | None:
     """A few daily features of each symbol's last complete day (indicators and the volume profile)."""
-    found = {r[0] for r in run.con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-    if "features_1d" not in found:
+    if "features_1d" not in tables:
         return None
-    profile = "volume_profile_1d" in found
+    profile = "volume_profile_1d" in tables
     shown = ["symbol", "ts", "close", "rsi_14", "macd", "atr_14", "bb_pctb_20", "ma_50", "cvd"]
     shown += ["poc", "vah", "val"] if profile else []
     join = "LEFT JOIN volume_profile_1d p USING (symbol, ts)" if profile else ""
@@ -345,8 +332,9 @@ def summarise(run: DemoRun, seconds: float) -> None:
     console = run.console
     console.rule("summary")
     console.print(f"warehouse: {run.ws.warehouse}", soft_wrap=True)
-    console.print(row_counts(run))
-    for table in (latest_daily_bars(run), latest_daily_features(run)):
+    tables = _main_tables(run)
+    console.print(row_counts(run, tables))
+    for table in (latest_daily_bars(run, tables), latest_daily_features(run, tables)):
         if table is not None:
             console.print(table)
     console.print(f"total time: {seconds:.1f} s")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 
 def daily_features_chart(con: duckdb.DuckDBPyConnection, symbol: str, out: Path, days: int = 120) -> Path:

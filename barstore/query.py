@@ -25,12 +25,13 @@ def run_query(warehouse_path: Path, query: str, fmt: str, output: Path | None = 
     query = query.strip().rstrip(";").strip()
     if not query:
         raise BarstoreError("empty query")
-    con = connect(Path(warehouse_path), read_only=True)
+    output = Path(output) if output is not None else None
+    con = connect(warehouse_path, read_only=True)
     try:
         if fmt == "table":
             _show_table(con, query, output, max_rows)
         elif output is not None:
-            _copy(con, query, fmt, Path(output))
+            _copy(con, query, fmt, output)
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / f"out.{fmt}"

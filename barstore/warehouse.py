@@ -122,11 +122,16 @@ def _locked_message(path: Path, err: Exception) -> str:
     )
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, creating the raw schema on first use."""
-    path = Path(path)
-    if read_only and not path.exists():
-        read_only = False  # nothing to read yet: create it
+def quote_ident(name: str) -> str:
+    """A SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def open_duckdb(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to `path` (TimeZone UTC), with a plain error when another process holds the lock.
+
+    A read-only request while this process already holds the file read-write gets that database instead:
+    DuckDB refuses a second connection to one file with a different configuration."""
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as err:
@@ -134,11 +139,19 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             raise WarehouseLocked(_locked_message(path, err)) from None
         raise
     except duckdb.ConnectionException as err:
-        # this process already holds the file read-write: DuckDB hands out that database, not a read-only one
         if not read_only or "different configuration" not in str(err):
             raise
-        return connect(path, read_only=False)
+        con = duckdb.connect(str(path))
     con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, creating the raw schema on first use."""
+    path = Path(path)
+    if read_only and not path.exists():
+        read_only = False  # nothing to read yet: create it
+    con = open_duckdb(path, read_only)
     if not read_only:
         init_schema(con)
         # Feast retrieval in this process (barstore.feast_warehouse) reuses this connection

@@ -10,14 +10,29 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 
-from ..errors import BarstoreError, WarehouseLocked
-from ..warehouse import _locked_message
+from ..errors import BarstoreError
+from ..home import resolve_home
+from ..warehouse import open_duckdb
+
+if TYPE_CHECKING:
+    from feast.repo_config import RepoConfig
 
 _shared: dict[Path, duckdb.DuckDBPyConnection] = {}
+
+
+def warehouse_path(config: RepoConfig) -> Path:
+    """offline_store.warehouse of feature_store.yaml (relative to the feature repo), else $BARSTORE_HOME's."""
+    configured = getattr(config.offline_store, "warehouse", "")
+    if not configured:
+        return resolve_home().warehouse
+    path = Path(configured).expanduser()
+    if not path.is_absolute() and config.repo_path:
+        path = Path(config.repo_path) / path
+    return path.resolve()
 
 
 def share_connection(path: str | Path, con: duckdb.DuckDBPyConnection) -> None:
@@ -42,16 +57,7 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
             f"the warehouse {path} does not exist: ingest bars and build the feature models first "
             "(barstore ingest ..., barstore build), or set offline_store.warehouse in feature_store.yaml"
         )
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.ConnectionException as err:
-        if "different configuration" not in str(err):
-            raise
-        return duckdb.connect(str(path))  # this process holds it read-write: same database instance
-    except duckdb.IOException as err:
-        if "lock" in str(err).lower():
-            raise WarehouseLocked(_locked_message(path, err)) from None
-        raise
+    return open_duckdb(path, read_only=True)
 
 
 @contextmanager

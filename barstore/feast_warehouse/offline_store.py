@@ -19,12 +19,12 @@ from feast.infra.registry.base_registry import BaseRegistry
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 
 from ..errors import BarstoreError
-from ..home import resolve_home
-from .connection import warehouse_connection
-from .point_in_time import (ENTITY_RELATION, ROW_COLUMN, check_columns, column_expr, ident, in_entity_order,
+from ..warehouse import quote_ident
+from .connection import warehouse_connection, warehouse_path
+from .point_in_time import (ENTITY_RELATION, ROW_COLUMN, check_columns, column_expr, in_entity_order,
                             point_in_time_sql, timestamp_expr, timestamp_literal, view_joins)
 from .retrieval import WarehouseRetrievalJob
-from .source import WarehouseSource, describe
+from .source import WarehouseSource, describe, warehouse_source
 
 EVENT_TIME_TYPE = pa.timestamp("us", tz="UTC")
 
@@ -37,26 +37,13 @@ class WarehouseOfflineStoreConfig(FeastConfigBaseModel):
     """The DuckDB file; relative paths are from the feature repo. Empty: $BARSTORE_HOME/warehouse.duckdb."""
 
 
-def warehouse_path(config: RepoConfig) -> Path:
-    configured = getattr(config.offline_store, "warehouse", "")
-    if not configured:
-        return resolve_home().warehouse
-    path = Path(configured).expanduser()
-    if not path.is_absolute() and config.repo_path:
-        path = Path(config.repo_path) / path
-    return path.resolve()
-
-
 def _source(data_source: DataSource) -> WarehouseSource:
-    if not isinstance(data_source, WarehouseSource):
-        raise BarstoreError(f"data source {data_source.name!r} is a {type(data_source).__name__}; "
-                            "the warehouse offline store reads WarehouseSource(table=...) only")
-    return data_source
+    return warehouse_source(data_source, f"data source {data_source.name!r} is")
 
 
-def _entity_table(config: RepoConfig, entity_df: Union[pd.DataFrame, str]) -> pa.Table:
+def _entity_table(warehouse: Path, entity_df: Union[pd.DataFrame, str]) -> pa.Table:
     if isinstance(entity_df, str):  # a query on the warehouse
-        with warehouse_connection(warehouse_path(config)) as con:
+        with warehouse_connection(warehouse) as con:
             return con.sql(entity_df).to_arrow_table()
     if not isinstance(entity_df, pd.DataFrame):
         raise BarstoreError(f"entity_df must be a pandas DataFrame or a SQL query, not {type(entity_df).__name__}")
@@ -98,7 +85,8 @@ class WarehouseOfflineStore(OfflineStore):
                                 "retrieval without entity rows is not supported)")
         if kwargs.get("filter_by_created_timestamp"):
             raise NotImplementedError("filter_by_created_timestamp is not supported by WarehouseOfflineStore")
-        table = _entity_table(config, entity_df)
+        warehouse = warehouse_path(config)
+        table = _entity_table(warehouse, entity_df)
         event_column = _event_column(table)
         joins = view_joins(feature_views, feature_refs, full_feature_names)
         needed = {entity for join in joins for _, entity in join.keys} | {event_column}
@@ -110,7 +98,7 @@ class WarehouseOfflineStore(OfflineStore):
         bounds = pc.min_max(table[event_column])
         lowest, highest = bounds["min"].as_py(), bounds["max"].as_py()
         return WarehouseRetrievalJob(
-            warehouse=warehouse_path(config),
+            warehouse=warehouse,
             build_sql=lambda con: point_in_time_sql(con, joins, event_column, lowest, highest),
             inputs={ENTITY_RELATION: table},
             full_feature_names=full_feature_names,
@@ -143,7 +131,7 @@ class WarehouseOfflineStore(OfflineStore):
             order = [f"{ts} DESC"]
             if created_timestamp_column:
                 order.append(f"{timestamp_expr(created_timestamp_column, types)} DESC NULLS LAST")
-            keys = [ident(k) for k in join_key_columns if k != DUMMY_ENTITY_ID]
+            keys = [quote_ident(k) for k in join_key_columns if k != DUMMY_ENTITY_ID]
             partition = f"PARTITION BY {', '.join(keys)} " if keys else ""
             return (f"{select} {_time_filter(ts, start_date, end_date)} "
                     f"QUALIFY row_number() OVER ({partition}ORDER BY {', '.join(order)}) = 1")
@@ -182,8 +170,8 @@ def _pull_select(con, source: WarehouseSource, join_key_columns: List[str], feat
         columns = [c for c in types if c not in (timestamp_field, created_timestamp_column)]
     stamps = [timestamp_field] + ([created_timestamp_column] if created_timestamp_column else [])
     check_columns(source, types, columns + stamps)
-    select = [f"{column_expr(c, types)} AS {ident(c)}" for c in columns]
-    select += [f"{timestamp_expr(c, types)} AS {ident(c)}" for c in stamps]
+    select = [f"{column_expr(c, types)} AS {quote_ident(c)}" for c in columns]
+    select += [f"{timestamp_expr(c, types)} AS {quote_ident(c)}" for c in stamps]
     ts = timestamp_expr(timestamp_field, types)
     return f"SELECT {', '.join(select)} FROM {source.get_table_query_string()}", types, ts
 

@@ -6,12 +6,14 @@ import json
 import re
 from typing import Callable, Dict, Iterable, Optional, Tuple
 
+import duckdb
 from feast.data_source import DataSource
 from feast.protos.feast.core.DataSource_pb2 import DataSource as DataSourceProto
 from feast.repo_config import RepoConfig
 from feast.value_type import ValueType
 
 from ..errors import BarstoreError
+from .connection import warehouse_connection, warehouse_path
 
 _CLASS_PATH = "barstore.feast_warehouse.source.WarehouseSource"
 
@@ -127,17 +129,12 @@ class WarehouseSource(DataSource):
         return list(self.column_types(config).items())
 
     def column_types(self, config: RepoConfig) -> Dict[str, str]:
-        from .connection import warehouse_connection
-        from .offline_store import warehouse_path
-
         with warehouse_connection(warehouse_path(config)) as con:
             return describe(con, self)
 
 
 def describe(con, source: WarehouseSource) -> Dict[str, str]:
     """Column name -> DuckDB type of the source's table, or a clear error when it does not exist."""
-    import duckdb
-
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {source.get_table_query_string()}").fetchall()
     except duckdb.CatalogException:
@@ -146,3 +143,11 @@ def describe(con, source: WarehouseSource) -> Dict[str, str]:
             "(build the feature models first: barstore build)"
         ) from None
     return {name: type_name for name, type_name, *_ in rows}
+
+
+def warehouse_source(source: DataSource, what: str) -> WarehouseSource:
+    """`source` itself when it is a WarehouseSource; else an error starting with `what` (e.g. "data source 'x' is")."""
+    if not isinstance(source, WarehouseSource):
+        raise BarstoreError(f"{what} a {type(source).__name__}; "
+                            "the warehouse offline store reads WarehouseSource(table=...) only")
+    return source

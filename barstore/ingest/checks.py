@@ -5,19 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .columns import PRICES
+from ..timeframes import SESSION_ANCHORED, TIMEFRAMES
+from .columns import PRICES, VALUES
 from .readers import ROW, SOURCE_VIEW
-from .timestamps import is_numeric_type, quote_ident, sql_literal, text_sql, timestamp_sql
+from ..warehouse import quote_ident
+from .timestamps import is_numeric_type, sql_literal, text_sql, timestamp_sql
 
+STAGE = "_ingest_stage"          # stage_sql's result: one row per file row, with its reason
 CALENDAR_TABLE = "_ingest_cal"   # (symbol, cal_tz, session_open), for daily bars only
 
 
 @dataclass(frozen=True)
 class Grid:
-    timeframe: str
-    seconds: int
+    timeframe: str        # a key of TIMEFRAMES (checked by options.validate)
     label: str            # "start" or "end"
     alt_zone: str         # daily bars: zone whose midnight also marks a date (--tz, else UTC)
+
+    @property
+    def seconds(self) -> int:
+        return TIMEFRAMES[self.timeframe]
 
 
 def _quoted(expr: str) -> str:
@@ -44,15 +50,16 @@ def _start_and_grid(grid: Grid) -> tuple[str, str]:
                f"WHEN CAST({alt} AS TIME) = TIME '00:00' THEN CAST({alt} AS DATE) END")
         start = f"timezone(c.cal_tz, ({day}) + c.session_open)"
         return start, f"({start} IS NOT NULL)"
-    step = 3600 if grid.timeframe == "4h" else grid.seconds  # 4h bars follow sessions: any whole hour
+    # Session-anchored bars (4h here; 1d is placed above) follow the session open: any whole hour.
+    step = 3600 if grid.timeframe in SESSION_ANCHORED else grid.seconds
     return ts, f"(epoch_us({ts}) % {step * 1_000_000} = 0)"
 
 
 def _grid_words(grid: Grid) -> str:
     if grid.timeframe == "1d":
         return "a daily bar must be at 00:00 or at the session open in the zone of the calendar"
-    if grid.timeframe == "4h":
-        return "4h bars must start on a whole hour"
+    if grid.timeframe in SESSION_ANCHORED:
+        return f"{grid.timeframe} bars must start on a whole hour"
     return f"{grid.timeframe} bars start at multiples of {grid.timeframe} from midnight UTC"
 
 
@@ -65,7 +72,7 @@ def stage_sql(roles: dict[str, str], types: dict[str, str], symbol_sql: str, zon
     ts_col = quote_ident(roles["ts"])
     ts = timestamp_sql(ts_col, types[roles["ts"]], zone or "UTC")
     with_naive_flag = zone is None and ts.naive != "FALSE"
-    values = {r: quote_ident(roles[r]) for r in (*PRICES, "volume")}
+    values = {r: quote_ident(roles[r]) for r in VALUES}
     # Raw cells ride along untouched; they become text only inside the branches that report a bad
     # row, because casting every cell to text would cost more than all the checks together.
     parsed = ",\n".join(

@@ -14,8 +14,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "volume": ("volume", "v", "vol"),
     "symbol": ("symbol",),
 }
-REQUIRED = ("ts", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
+VALUES = (*PRICES, "volume")     # the stored bar values, in raw.bars column order
+REQUIRED = ("ts", *VALUES)
 
 
 def match_columns(names: list[str], source: str) -> dict[str, str]:

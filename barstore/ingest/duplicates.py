@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-STAGE = "_ingest_stage"
+from .checks import STAGE
+
 _KEYS = "_ingest_dup_keys"
 _GROUPS = "_ingest_dup_groups"
 _SHOWN_ROWS = 5

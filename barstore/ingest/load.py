@@ -11,10 +11,10 @@ from datetime import datetime
 import duckdb
 
 from ..errors import IngestError
-from .duplicates import STAGE
+from .checks import STAGE
+from .columns import VALUES
 
 MATCH = "_ingest_match"
-_VALUES = ("open", "high", "low", "close", "volume")
 _SHOWN_CONFLICTS = 10
 
 
@@ -36,12 +36,12 @@ def write_bars(con: duckdb.DuckDBPyConnection, source: str, timeframe: str, repl
         return changes
     lo = min(v[1] for v in valid.values())
     hi = max(v[2] for v in valid.values())
-    differs = " OR ".join(f"b.{c} IS DISTINCT FROM n.{c}" for c in _VALUES)
+    differs = " OR ".join(f"b.{c} IS DISTINCT FROM n.{c}" for c in VALUES)
     # The ts range lets DuckDB skip stored row groups outside the file's span.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {MATCH} AS
-        SELECT n.__row, n.symbol, n.ts, {", ".join(f"b.{c} AS old_{c}" for c in _VALUES)},
+        SELECT n.__row, n.symbol, n.ts, {", ".join(f"b.{c} AS old_{c}" for c in VALUES)},
                ({differs}) AS differs
         FROM {STAGE} n JOIN raw.bars b
           ON b.symbol = n.symbol AND b.ts = n.ts AND b.timeframe = ?
@@ -96,8 +96,8 @@ def write_bars(con: duckdb.DuckDBPyConnection, source: str, timeframe: str, repl
 
 
 def _refuse_conflicts(con: duckdb.DuckDBPyConnection, source: str, n: int) -> None:
-    old = ", ".join(f"m.old_{c}" for c in _VALUES)
-    new = ", ".join(f"n.{c}" for c in _VALUES)
+    old = ", ".join(f"m.old_{c}" for c in VALUES)
+    new = ", ".join(f"n.{c}" for c in VALUES)
     rows = con.execute(
         f"SELECT m.symbol, m.ts, n.__row, {old}, {new} FROM {MATCH} m JOIN {STAGE} n USING (__row) "
         f"WHERE m.differs ORDER BY m.symbol, m.ts LIMIT {_SHOWN_CONFLICTS}"

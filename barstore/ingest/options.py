@@ -8,6 +8,8 @@ import duckdb
 
 from ..errors import BarstoreError, IngestError
 from ..timeframes import seconds
+from ..warehouse import calendar_names
+from .timestamps import check_zone
 
 
 @dataclass
@@ -23,13 +25,10 @@ class IngestOptions:
     replace: bool = False
 
 
-def validate(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> int:
-    """Raise IngestError for an impossible combination; return the timeframe in seconds."""
-    from .symbols import check_calendar
-    from .timestamps import check_zone
-
+def validate(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> None:
+    """Raise IngestError for an impossible combination."""
     try:
-        tf_seconds = seconds(opts.timeframe)
+        seconds(opts.timeframe)
     except BarstoreError as err:
         raise IngestError(str(err)) from None
     if opts.label not in ("start", "end"):
@@ -42,7 +41,8 @@ def validate(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> int:
         raise IngestError(f"--symbol {opts.symbol} differs from --contract {opts.contract}; bars are stored "
                           "under the contract, so pass only --contract")
     if opts.calendar is not None:
-        check_calendar(con, opts.calendar)
+        names = calendar_names(con)
+        if opts.calendar not in names:
+            raise IngestError(f"unknown calendar {opts.calendar!r}; use one of {', '.join(names)}")
     if opts.tz is not None:
         check_zone(con, opts.tz)
-    return tf_seconds

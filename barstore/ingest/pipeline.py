@@ -8,17 +8,18 @@ from time import perf_counter
 import duckdb
 
 from ..errors import BarstoreError, IngestError
-from .checks import Grid, stage_sql
+from .checks import STAGE, Grid, stage_sql
 from .columns import match_columns
-from .duplicates import STAGE, resolve_duplicates
-from .load import log_changes, write_bars
+from .duplicates import resolve_duplicates
+from .load import Changes, log_changes, write_bars
 from .options import IngestOptions, validate
 from .progress import file_progress
 from .readers import ROW, SOURCE_VIEW, Source, close_source, open_source
 from .rejects import quarantine_bad_rows, refuse_bad_rows
 from .report import IngestReport, SymbolCounts
 from .symbols import check_file_symbols, create_calendar_table, given_symbol, register_symbols, symbol_sql
-from .timestamps import quote_ident, text_sql
+from ..warehouse import quote_ident
+from .timestamps import text_sql
 
 
 def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: IngestOptions,
@@ -26,7 +27,7 @@ def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: Ingest
     """Load `paths` as `opts.timeframe` bars. All files form one transaction: any error (raised as
     IngestError naming the file, row and reason) rolls back every file of the invocation."""
     started = perf_counter()
-    tf_seconds = validate(con, opts)
+    validate(con, opts)
     if not paths:
         raise IngestError("no files to ingest")
     report = IngestReport(timeframe=opts.timeframe)
@@ -36,7 +37,7 @@ def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: Ingest
         with file_progress(progress, len(paths)) as shown:
             for path in map(Path, paths):
                 shown.file(path)
-                report.counts += _ingest_file(con, path, opts, tf_seconds, report, now, shown)
+                report.counts += _ingest_file(con, path, opts, report, now, shown)
                 shown.done()
         con.execute("COMMIT")
     except BarstoreError as err:
@@ -50,18 +51,18 @@ def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: Ingest
     return report
 
 
-def _ingest_file(con, path: Path, opts: IngestOptions, tf_seconds: int, report: IngestReport, now,
+def _ingest_file(con, path: Path, opts: IngestOptions, report: IngestReport, now,
                  shown) -> list[SymbolCounts]:
     src = open_source(con, path)
     try:
-        return _load_source(con, src, opts, tf_seconds, report, now, shown)
+        return _load_source(con, src, opts, report, now, shown)
     except duckdb.Error as err:
         raise IngestError(f"{src.path}: the database refused the data: {err}") from None
     finally:
         _drop_scratch(con, src)
 
 
-def _load_source(con, src: Source, opts: IngestOptions, tf_seconds: int, report: IngestReport, now,
+def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, now,
                  shown) -> list[SymbolCounts]:
     path, source, types = src.path, str(src.path), src.columns
     columns = list(types)
@@ -69,8 +70,11 @@ def _load_source(con, src: Source, opts: IngestOptions, tf_seconds: int, report:
 
     given = given_symbol(opts)
     symbol_expr = symbol_sql(roles.get("symbol"), given, source)
-    symbols = sorted(r[0] for r in con.execute(f"SELECT DISTINCT {symbol_expr} FROM {SOURCE_VIEW}").fetchall()
-                     if r[0] is not None)
+    if "symbol" in roles:
+        symbols = sorted(r[0] for r in con.execute(f"SELECT DISTINCT {symbol_expr} FROM {SOURCE_VIEW}").fetchall()
+                         if r[0] is not None)
+    else:  # every row gets the given symbol: no need to scan the file for it
+        symbols = [given]
     check_file_symbols(symbols, given, source)
     register_symbols(con, symbols, opts, source)
     if opts.timeframe == "1d":
@@ -78,7 +82,7 @@ def _load_source(con, src: Source, opts: IngestOptions, tf_seconds: int, report:
 
     # A column literally named ts_utc holds UTC even when its values carry no offset.
     zone = "UTC" if roles["ts"].lower() == "ts_utc" else opts.tz
-    grid = Grid(opts.timeframe, tf_seconds, opts.label, alt_zone=opts.tz or "UTC")
+    grid = Grid(opts.timeframe, opts.label, alt_zone=opts.tz or "UTC")
     shown.stage(path, "checking")
     sql, has_naive_flag = stage_sql(roles, types, symbol_expr, zone, grid)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {sql}")
@@ -104,16 +108,15 @@ def _load_source(con, src: Source, opts: IngestOptions, tf_seconds: int, report:
              if s is not None and n > rejected}
     changes = write_bars(con, source, opts.timeframe, opts.replace, now, valid)
     log_changes(con, report.batch_id, source, opts.timeframe, now, read, changes)
-    return [
-        SymbolCounts(
+    counts = []
+    for s, _, rejected, _, _ in stats:
+        c = changes.get(s) or Changes()
+        counts.append(SymbolCounts(
             source=source, symbol=s if s is not None else "(missing)", read=read[s],
-            inserted=changes[s].inserted if s in changes else 0,
-            unchanged=changes[s].unchanged if s in changes else 0,
-            replaced=changes[s].replaced if s in changes else 0,
+            inserted=c.inserted, unchanged=c.unchanged, replaced=c.replaced,
             rejected=rejected, duplicates=dropped.get(s, 0),
-        )
-        for s, _, rejected, _, _ in stats
-    ]
+        ))
+    return counts
 
 
 def _drop_scratch(con, src: Source) -> None:

@@ -11,7 +11,7 @@ class FileProgress:
         self._progress, self._task = progress, task
 
     def file(self, path: Path) -> None:
-        self._progress.update(self._task, description=f"{path.name}: reading")
+        self.stage(path, "reading")
 
     def stage(self, path: Path, what: str) -> None:
         self._progress.update(self._task, description=f"{path.name}: {what}")

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
 from ..errors import IngestError
-from .timestamps import quote_ident, sql_literal
+from ..warehouse import quote_ident
+from .timestamps import sql_literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ROW = "__row"
 SOURCE_VIEW = "_ingest_src"
@@ -68,6 +71,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         table = _read_csv(con, path, head) if fmt == "csv" else _read_json(con, path, head, fmt)
         if ROW in table.column_names:
             raise IngestError(f"{path}: column name {ROW!r} is reserved")
+        import numpy as np  # only CSV and JSON need these (Parquet stays inside DuckDB)
+        import pyarrow as pa
+
         first_row = 2 if fmt == "csv" else 1
         rows = pa.array(np.arange(first_row, first_row + table.num_rows, dtype=np.int64))
         con.register(SOURCE_VIEW, table.append_column(ROW, rows))

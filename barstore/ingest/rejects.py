@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from ..errors import IngestError
-from .duplicates import STAGE
+from .checks import STAGE
 from .readers import ROW, SOURCE_VIEW
-from .timestamps import quote_ident
+from ..warehouse import quote_ident
 
 SHOWN = 5
 

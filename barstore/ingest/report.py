@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
@@ -16,6 +16,9 @@ class SymbolCounts:
     replaced: int = 0      # stored bars overwritten (replace=True)
     rejected: int = 0      # bad rows (quarantined; with on_bad_rows=fail the ingest stops instead)
     duplicates: int = 0    # identical repeated rows dropped (one copy kept)
+
+
+_COUNTS = tuple(f.name for f in fields(SymbolCounts) if f.name not in ("source", "symbol"))
 
 
 @dataclass
@@ -33,7 +36,7 @@ class IngestReport:
         """Counts of one symbol summed over files."""
         rows = [c for c in self.counts if c.symbol == symbol]
         total = SymbolCounts(source=", ".join(sorted({c.source for c in rows})), symbol=symbol)
-        for name in ("read", "inserted", "unchanged", "replaced", "rejected", "duplicates"):
+        for name in _COUNTS:
             setattr(total, name, sum(getattr(c, name) for c in rows))
         return total
 

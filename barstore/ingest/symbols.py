@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import duckdb
 
+from ..contracts import register_contract
 from ..errors import IngestError
 from ..warehouse import calendar_names
 from .checks import CALENDAR_TABLE
 from .options import IngestOptions
-from .timestamps import quote_ident, sql_literal
+from ..warehouse import quote_ident
+from .timestamps import sql_literal
 
 
 def given_symbol(opts: IngestOptions) -> str | None:
@@ -26,20 +28,17 @@ def symbol_sql(symbol_col: str | None, given: str | None, source: str) -> str:
     return f"coalesce({cell}, {sql_literal(given)})" if given else cell
 
 
+def _listed(symbols: list[str]) -> str:
+    return ", ".join(symbols[:10]) + (" ..." if len(symbols) > 10 else "")
+
+
 def check_file_symbols(found: list[str], given: str | None, source: str) -> None:
-    if given is not None and any(s != given for s in found):
-        others = sorted(s for s in found if s != given)
-        shown = ", ".join(others[:10]) + (" ..." if len(others) > 10 else "")
+    others = sorted(s for s in found if s != given) if given is not None else []
+    if others:
         raise IngestError(
-            f"{source}: the symbol column holds {shown}, which does not match --symbol/--contract {given}; "
+            f"{source}: the symbol column holds {_listed(others)}, which does not match --symbol/--contract {given}; "
             "drop the option to load every symbol of the file, or filter the file"
         )
-
-
-def check_calendar(con: duckdb.DuckDBPyConnection, calendar: str) -> None:
-    names = calendar_names(con)
-    if calendar not in names:
-        raise IngestError(f"unknown calendar {calendar!r}; use one of {', '.join(names)}")
 
 
 def register_symbols(con: duckdb.DuckDBPyConnection, symbols: list[str], opts: IngestOptions,
@@ -61,9 +60,8 @@ def register_symbols(con: duckdb.DuckDBPyConnection, symbols: list[str], opts: I
         "SELECT symbol FROM raw.symbols WHERE list_contains(?, symbol)", [symbols]).fetchall()}
     new = [s for s in symbols if s not in known]
     if new:
-        shown = ", ".join(new[:10]) + (" ..." if len(new) > 10 else "")
         raise IngestError(
-            f"{source}: new symbol(s) {shown}: pass --calendar to register them "
+            f"{source}: new symbol(s) {_listed(new)}: pass --calendar to register them "
             f"(one of {', '.join(calendar_names(con))})"
         )
 
@@ -76,8 +74,6 @@ def _register_contract(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> N
             f"new contract {contract}: pass --calendar to register it "
             f"(one of {', '.join(calendar_names(con))})"
         )
-    from ..contracts import register_contract
-
     register_contract(con, contract, opts.root, calendar)
 
 

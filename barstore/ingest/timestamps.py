@@ -38,10 +38,6 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def is_aware_type(duck_type: str) -> bool:
     t = duck_type.upper()
     return t.startswith("TIMESTAMP") and ("TIME ZONE" in t or t.startswith("TIMESTAMPTZ"))

@@ -6,8 +6,12 @@ search for table nodes cannot do.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
@@ -82,15 +86,15 @@ def _quiet_sqlglot():
         logger.setLevel(level)
 
 
+# Part of the cache key: a change to this file (how tables are found) must not reuse older answers.
+_ANALYSIS_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
 def cached_tables_read(sql: str, shown: str = "<query>", keep_window: bool = False) -> set[str]:
     """tables_read, remembered on disk by the query's hash: parsing every model with sqlglot costs ~0.1 s a
-    build, a tenth of an incremental build. The cache is content-addressed, so it can never be stale."""
-    import hashlib
-    import json
-    import os
-    from pathlib import Path
-
-    key = hashlib.sha256(f"{sqlglot.__version__}|{keep_window}|{sql}".encode()).hexdigest()
+    build, a tenth of an incremental build. The key covers the query, the sqlglot version and this module's
+    source, so an entry can never be stale."""
+    key = hashlib.sha256(f"{sqlglot.__version__}|{_ANALYSIS_VERSION}|{keep_window}|{sql}".encode()).hexdigest()
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "barstore" / "tables_read"
     entry = cache / f"{key}.json"
     try:

@@ -47,9 +47,9 @@ from datetime import datetime
 
 import duckdb
 
+from ..warehouse import quote_ident
+from .dependencies import BUILD_WINDOW
 from .project import Model, Project
-
-WINDOW_TABLE = "build_window"
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ SELECT symbol, '-infinity'::TIMESTAMPTZ FROM raw.symbols WHERE created_at > $bui
 
 def fill_full_window(con: duckdb.DuckDBPyConnection) -> None:
     _create_window(con)
-    con.execute(f"INSERT INTO {WINDOW_TABLE} SELECT symbol, '-infinity'::TIMESTAMPTZ FROM raw.symbols")
+    con.execute(f"INSERT INTO {BUILD_WINDOW} SELECT symbol, '-infinity'::TIMESTAMPTZ FROM raw.symbols")
 
 
 def fill_incremental_window(
@@ -123,16 +123,14 @@ def fill_incremental_window(
 ) -> int:
     """Fill build_window with since(model, symbol) as described above; returns how many symbols it holds."""
     _create_window(con)
-    ctes = {
-        "changed": CHANGED_SQL
-    }
+    ctes = {"changed": CHANGED_SQL}
     final = _since_query(project, model.name, ctes)
     with_clause = ",\n".join(f'"{name}" AS ({sql})' for name, sql in ctes.items())
     con.execute(
-        f"INSERT INTO {WINDOW_TABLE} WITH {with_clause} {final}",
+        f"INSERT INTO {BUILD_WINDOW} WITH {with_clause} {final}",
         {"last_batch": record.last_batch_id or 0, "built_at": record.built_at},
     )
-    return con.execute(f"SELECT count(*) FROM {WINDOW_TABLE}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {BUILD_WINDOW}").fetchone()[0]
 
 
 def _since_query(project: Project, name: str, ctes: dict[str, str]) -> str:
@@ -157,26 +155,23 @@ def _since_query(project: Project, name: str, ctes: dict[str, str]) -> str:
 
 def apply_increment(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     """Replace the target's rows inside the window by the query's rows inside it; returns rows inserted."""
-    part, time = _quote(model.partition_column), _quote(model.time_column)
-    target = _quote(model.name)
+    part, time = quote_ident(model.partition_column), quote_ident(model.time_column)
+    target = quote_ident(model.name)
     con.execute(
-        f"DELETE FROM {target} USING {WINDOW_TABLE} w "
+        f"DELETE FROM {target} USING {BUILD_WINDOW} w "
         f"WHERE {target}.{part} = w.symbol AND {target}.{time} >= w.since"
     )
-    inserted = con.execute(
+    return con.execute(
         f"INSERT INTO {target} BY NAME SELECT m.* FROM (\n{model.sql}\n) AS m "
-        f"JOIN {WINDOW_TABLE} w ON m.{part} = w.symbol WHERE m.{time} >= w.since"
+        f"JOIN {BUILD_WINDOW} w ON m.{part} = w.symbol WHERE m.{time} >= w.since"
     ).fetchone()[0]
-    return inserted
 
 
 def drop_window(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS temp.main.{WINDOW_TABLE}")
+    con.execute(f"DROP TABLE IF EXISTS temp.main.{BUILD_WINDOW}")
 
 
 def _create_window(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {WINDOW_TABLE} (symbol VARCHAR, since TIMESTAMPTZ)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {BUILD_WINDOW} (symbol VARCHAR, since TIMESTAMPTZ)")
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'

@@ -72,9 +72,6 @@ class Project:
 
         return ModelGraph.of(self)
 
-    def display(self, model: str) -> str:
-        return self.models[model].display_path
-
 
 def load_project(sql_dir: Path) -> Project:
     """Read every model under sql_dir, check their headers, queries and dependency graph (cycles)."""

@@ -83,7 +83,8 @@ def _build_one(
 ) -> ModelResult:
     started = time.perf_counter()
     parent_reset = any(p in reset for p in project.graph.parents[model.name])
-    target_exists = existing.get(model.name) == ("BASE TABLE" if model.materialized != "view" else "VIEW")
+    relation_type = "VIEW" if model.materialized == "view" else "BASE TABLE"  # as information_schema says
+    target_exists = existing.get(model.name) == relation_type
     reason = full_build_reason(model, record, full_refresh, target_exists, parent_reset)
     if reason is not None:
         reset.add(model.name)
@@ -103,7 +104,7 @@ def _build_one(
             rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0]
     except duckdb.Error as err:
         raise ModelError(f"{model.display_path}: {_message(err)}") from None
-    existing[model.name] = "VIEW" if model.materialized == "view" else "BASE TABLE"
+    existing[model.name] = relation_type
     seconds = time.perf_counter() - started
     con.execute(
         "INSERT OR REPLACE INTO meta.model_runs VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
@@ -130,7 +131,7 @@ def _replace(con, model: Model, existing: dict[str, str], kind: str) -> None:
 
 def _forget_stale_descendants(con, project: Project, reset: set[str], selected: set[str]) -> None:
     """Descendants of a model rebuilt in full, not built in this run, must rebuild in full next time."""
-    stale = set().union(*(project.graph.descendants(r) for r in reset)) - selected if reset else set()
+    stale = set().union(*(project.graph.descendants(r) for r in reset)) - selected
     for name in sorted(stale):
         con.execute("DELETE FROM meta.model_runs WHERE model = ?", [name])
 
