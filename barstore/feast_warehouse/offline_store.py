@@ -21,8 +21,7 @@ from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from ..errors import BarstoreError
 from ..warehouse import quote_ident
 from .connection import warehouse_connection, warehouse_path
-from .point_in_time import (ENTITY_RELATION, ROW_COLUMN, check_columns, column_expr, in_entity_order,
-                            point_in_time_sql, timestamp_expr, timestamp_literal, view_joins)
+from .point_in_time import check_columns, column_expr, point_in_time, timestamp_expr, timestamp_literal, view_joins
 from .retrieval import WarehouseRetrievalJob
 from .source import WarehouseSource, describe, warehouse_source
 
@@ -94,18 +93,15 @@ class WarehouseOfflineStore(OfflineStore):
         if missing:
             raise FeastEntityDFMissingColumnsError(needed, missing)
         table = _utc_event_times(table, event_column)
-        table = table.append_column(ROW_COLUMN, pa.array(np.arange(table.num_rows, dtype=np.int64)))
         bounds = pc.min_max(table[event_column])
-        lowest, highest = bounds["min"].as_py(), bounds["max"].as_py()
+        lowest, highest = bounds["min"].as_py(), bounds["max"].as_py()  # None without entity rows
         return WarehouseRetrievalJob(
             warehouse=warehouse,
-            build_sql=lambda con: point_in_time_sql(con, joins, event_column, lowest, highest),
-            inputs={ENTITY_RELATION: table},
+            compute=lambda con: point_in_time(con, joins, table, event_column, lowest, highest),
             full_feature_names=full_feature_names,
-            finish=in_entity_order,
             metadata=RetrievalMetadata(
                 features=list(feature_refs),
-                keys=[c for c in table.column_names if c not in (event_column, ROW_COLUMN)],
+                keys=[c for c in table.column_names if c != event_column],
                 min_event_timestamp=lowest,
                 max_event_timestamp=highest,
             ),
@@ -136,7 +132,7 @@ class WarehouseOfflineStore(OfflineStore):
             return (f"{select} {_time_filter(ts, start_date, end_date)} "
                     f"QUALIFY row_number() OVER ({partition}ORDER BY {', '.join(order)}) = 1")
 
-        return WarehouseRetrievalJob(warehouse_path(config), build)
+        return WarehouseRetrievalJob.of_sql(warehouse_path(config), build)
 
     @staticmethod
     def pull_all_from_table_or_query(
@@ -157,7 +153,7 @@ class WarehouseOfflineStore(OfflineStore):
                                          timestamp_field, created_timestamp_column)
             return f"{select} {_time_filter(ts, start_date, end_date)}"
 
-        return WarehouseRetrievalJob(warehouse_path(config), build)
+        return WarehouseRetrievalJob.of_sql(warehouse_path(config), build)
 
 
 def _pull_select(con, source: WarehouseSource, join_key_columns: List[str], feature_name_columns: List[str],

@@ -1,10 +1,18 @@
-"""The SQL of Feast's point-in-time join on the warehouse: one ASOF LEFT JOIN per feature view.
+"""Feast's point-in-time join on the warehouse: one DuckDB ASOF JOIN per feature view, on compact columns.
 
 Feast's semantics, per entity row and feature view: the row with the same join keys and the latest
 event time <= the entity time (ties broken by the latest created timestamp), its features NULL when
-that event time is older than entity time - ttl. ASOF picks the latest row first and the ttl check
-nulls it afterwards; that equals Feast's "filter by ttl, then take the latest" because any older
-row would be older than the ttl as well.
+that event time is older than entity time - ttl. Taking the latest row first and nulling it by the ttl
+afterwards equals Feast's "filter by ttl, then take the latest": any older row is older than the ttl too.
+
+Per view, one query: the entity rows' distinct join keys are numbered (an integer code, whatever the key
+columns); the candidate rows are the source rows within [first entity time - ttl, last entity time] whose
+keys an entity row has, as (code, event time in µs, row id), the latest created kept among rows tied on
+(code, event time); the ASOF JOIN matches each entity row (code, time in µs, position) to its candidate, if
+any, within the ttl; only the matched rows' features are then fetched by row id (a table's rowid; a view's
+rows in range are materialized and numbered). Arrow puts them in entity row order, NULL for the unmatched.
+Sorting compact rows in the ASOF and fetching features late is what keeps it fast: an ASOF JOIN carrying
+every feature column took about twice as long at 100k entity rows against 1M feature rows (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -13,16 +21,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from feast.feature_view import DUMMY_ENTITY_ID, FeatureView
 
 from ..errors import BarstoreError
 from ..warehouse import quote_ident
 from .source import WarehouseSource, describe, warehouse_source
 
+# The entity rows as registered: their join key columns, event time in µs and position.
 ENTITY_RELATION = "__barstore_entity"
-ROW_COLUMN = "__barstore_row"  # the entity row's position: the result keeps the entity df's order
+TIME_COLUMN = "__barstore_ts"
+ROW_COLUMN = "__barstore_row"
 
 
 def timestamp_literal(moment: datetime) -> str:
@@ -84,55 +96,80 @@ def check_columns(source: WarehouseSource, types: Dict[str, str], wanted: Sequen
         )
 
 
-def _view_cte(con, i: int, join: ViewJoin, lowest: Optional[datetime], highest: Optional[datetime]) -> str:
+def _has_rowid(con, source: WarehouseSource, types: Dict[str, str]) -> bool:
+    """Whether the source's rows can be fetched by rowid: a table's can (unless a column is named rowid), a view's
+    cannot."""
+    try:
+        con.execute(f"DESCRIBE SELECT rowid FROM {source.get_table_query_string()}").fetchall()
+    except duckdb.BinderException:
+        return False
+    return "rowid" not in types
+
+
+def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optional[datetime]) -> str:
+    """The query over ENTITY_RELATION: (ROW_COLUMN, features __f*) of the entity rows that get a feature row."""
     source = join.source
     types = describe(con, source)
     created = source.created_timestamp_column
     check_columns(source, types, [c for c, _ in join.keys] + [c for c, _ in join.features]
                   + [source.timestamp_field] + ([created] if created else []))
     ts = timestamp_expr(source.timestamp_field, types)
-    select = [f"{quote_ident(c)} AS __k{j}" for j, (c, _) in enumerate(join.keys)]
-    select.append(f"{ts} AS __ts")
-    select += [f"{column_expr(c, types)} AS __f{j}" for j, (c, _) in enumerate(join.features)]
-    # Rows after the last entity time, or too old for the first one, can never be returned.
-    where = [f"{ts} <= {timestamp_literal(highest)}"] if highest else []
+    # Rows after the last entity time, too old for the first one, or without a time can never be returned
+    # (none can without entity rows: no bounds).
+    where = [f"{ts} <= {timestamp_literal(highest)}" if highest else "FALSE"]
     if lowest and join.ttl:
         where.append(f"{ts} >= {timestamp_literal(lowest)} - {interval_literal(join.ttl)}")
-    sql = f"SELECT {', '.join(select)} FROM {source.get_table_query_string()}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    if created:
-        # ASOF takes any one of rows tied on event time: keep the latest created per (keys, time) first.
-        partition = ", ".join([quote_ident(c) for c, _ in join.keys] + [ts])
-        sql += (f" QUALIFY row_number() OVER (PARTITION BY {partition} "
-                f"ORDER BY {timestamp_expr(created, types)} DESC NULLS LAST) = 1")
-    return f"v{i} AS ({sql})"
+    # NOT MATERIALIZED: the ASOF side reads keys, time and rowid, the fetch only the matched rows' features.
+    rows = ("NOT MATERIALIZED (SELECT rowid AS __row" if _has_rowid(con, source, types)
+            else "MATERIALIZED (SELECT row_number() OVER () AS __row")
+    # Views without entities join on one constant key.
+    entity_keys = [f"e.{quote_ident(e)}" for _, e in join.keys] or ["0"]
+    source_keys = [f"r.{quote_ident(c)}" for c, _ in join.keys] or ["0"]
+    # INTEGER codes (one per distinct entity key, so far below 2**31) make the ASOF's sort keys narrower.
+    distinct = ", ".join(f"{k} AS __k{j}" for j, k in enumerate(entity_keys))
+    not_null = " AND ".join(f"{k} IS NOT NULL" for k in entity_keys)
+    candidates = (f"SELECT __code, epoch_us({ts}) AS __ts, r.__row FROM __rows AS r JOIN __keys ON "
+                  + " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(source_keys)))
+    if created:  # ASOF takes any one of rows tied on (key, time): keep the latest created (NULL last) first
+        candidates += (f" QUALIFY row_number() OVER (PARTITION BY __code, __ts "
+                       f"ORDER BY {timestamp_expr(created, types)} DESC NULLS LAST) = 1")
+    entity = (f"SELECT __code, e.{TIME_COLUMN} AS __ts, e.{ROW_COLUMN} FROM {ENTITY_RELATION} AS e JOIN __keys ON "
+              + " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(entity_keys)))
+    features = ", ".join(f"{column_expr(c, types)} AS __f{j}" for j, (c, _) in enumerate(join.features))
+    ttl = f" WHERE c.__ts >= e.__ts - {join.ttl // timedelta(microseconds=1)}" if join.ttl else ""
+    return (f"WITH __rows AS {rows}, * FROM {source.get_table_query_string()} WHERE {' AND '.join(where)}), "
+            f"__keys AS (SELECT *, (row_number() OVER ())::INTEGER AS __code FROM "
+            f"(SELECT DISTINCT {distinct} FROM {ENTITY_RELATION} AS e WHERE {not_null})), "
+            f"__candidates AS ({candidates}), __entity AS ({entity}), "
+            f"__matched AS (SELECT e.{ROW_COLUMN}, c.__row FROM __entity AS e "
+            f"ASOF JOIN __candidates AS c ON e.__code = c.__code AND e.__ts >= c.__ts{ttl}) "
+            f"SELECT m.{ROW_COLUMN}, {features} FROM __matched AS m JOIN __rows AS r ON r.__row = m.__row")
 
 
-def point_in_time_sql(con, joins: Sequence[ViewJoin], event_column: str,
-                      lowest: Optional[datetime], highest: Optional[datetime]) -> str:
-    """The query over the registered entity relation: its columns (ROW_COLUMN last) + features, in any order."""
-    event = f"e.{quote_ident(event_column)}"
-    ctes, outputs, from_ = [], [], [f"{ENTITY_RELATION} AS e"]
-    for i, join in enumerate(joins):
-        ctes.append(_view_cte(con, i, join, lowest, highest))
-        on = [f"e.{quote_ident(entity)} = v{i}.__k{j}" for j, (_, entity) in enumerate(join.keys)]
-        on.append(f"{event} >= v{i}.__ts")
-        from_.append(f"ASOF LEFT JOIN v{i} ON {' AND '.join(on)}")
-        for j, (_, output) in enumerate(join.features):
-            value = f"v{i}.__f{j}"
-            if join.ttl:
-                value = f"CASE WHEN v{i}.__ts >= {event} - {interval_literal(join.ttl)} THEN {value} END"
-            outputs.append(f"{value} AS {quote_ident(output)}")
-    with_ = f"WITH {', '.join(ctes)} " if ctes else ""
-    return (f"{with_}SELECT e.* EXCLUDE ({ROW_COLUMN}){''.join(', ' + o for o in outputs)}, e.{ROW_COLUMN} "
-            f"FROM {' '.join(from_)}")
+def _view_features(con, join: ViewJoin, rows: int, lowest: Optional[datetime],
+                   highest: Optional[datetime]) -> pa.Table:
+    """The view's output columns, one row per entity row in its order (NULLs where nothing matches)."""
+    matched = con.sql(_matches_sql(con, join, lowest, highest)).to_arrow_table()
+    at = np.full(rows, -1, dtype=np.int64)  # entity row -> its row in `matched`, -1: none
+    at[matched[ROW_COLUMN].to_numpy()] = np.arange(matched.num_rows)
+    taken = matched.drop_columns([ROW_COLUMN]).take(pa.array(at, mask=at < 0))
+    return taken.rename_columns([output for _, output in join.features])
 
 
-def in_entity_order(table: pa.Table) -> pa.Table:
-    """Rows back in entity order, ROW_COLUMN dropped. ASOF LEFT JOIN returns each entity row exactly once,
-    so ROW_COLUMN is a permutation: inverting it is O(n), cheaper than DuckDB's ORDER BY (a sort)."""
-    rows = table[ROW_COLUMN].to_numpy()
-    order = np.empty_like(rows)
-    order[rows] = np.arange(len(rows), dtype=rows.dtype)
-    return table.drop_columns([ROW_COLUMN]).take(order)
+def point_in_time(con, joins: Sequence[ViewJoin], entities: pa.Table, event_column: str,
+                  lowest: Optional[datetime], highest: Optional[datetime]) -> pa.Table:
+    """`entities` (event column: timestamp[us, UTC], from `lowest` to `highest`) with every view's features
+    appended, in entity row order."""
+    keys = sorted({e for join in joins for _, e in join.keys})
+    relation = entities.select(keys).append_column(TIME_COLUMN, pc.cast(entities[event_column], pa.int64()))
+    con.register(ENTITY_RELATION, relation.append_column(
+        ROW_COLUMN, pa.array(np.arange(entities.num_rows, dtype=np.int64))))  # an Arrow scan, no copy
+    try:
+        result = entities
+        for join in joins:
+            features = _view_features(con, join, entities.num_rows, lowest, highest)
+            for name in features.column_names:
+                result = result.append_column(name, features[name])
+        return result
+    finally:
+        con.unregister(ENTITY_RELATION)

@@ -1,9 +1,9 @@
-"""The RetrievalJob of the warehouse store: a DuckDB query run on demand, results as Arrow."""
+"""The RetrievalJob of the warehouse store: work on a warehouse connection run on demand, results as Arrow."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
 import pandas as pd
 import pyarrow as pa
@@ -13,27 +13,30 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from .connection import warehouse_connection
 
 SqlBuilder = Callable[[object], str]  # connection -> SQL (it may read column types first)
+Compute = Callable[[object], pa.Table]  # connection -> result
 
 
 class WarehouseRetrievalJob(RetrievalJob):
-    """Runs `build_sql(con)` on the warehouse with `inputs` (name -> Arrow table) registered as relations,
-    then `finish` on the Arrow result."""
+    """Runs `compute(con)` on the warehouse when the result is asked for; `sql(con)` is its query when it is one."""
 
     def __init__(
         self,
         warehouse: Path,
-        build_sql: SqlBuilder,
-        inputs: Optional[Dict[str, pa.Table]] = None,
+        compute: Compute,
+        sql: Optional[SqlBuilder] = None,
         full_feature_names: bool = False,
         metadata: Optional[RetrievalMetadata] = None,
-        finish: Optional[Callable[[pa.Table], pa.Table]] = None,
     ):
         self.warehouse = Path(warehouse)
-        self._build_sql = build_sql
-        self._inputs = inputs or {}
+        self._compute = compute
+        self._sql = sql
         self._full_feature_names = full_feature_names
         self._metadata = metadata
-        self._finish = finish  # post-processing of the query's Arrow result
+
+    @classmethod
+    def of_sql(cls, warehouse: Path, sql: SqlBuilder) -> "WarehouseRetrievalJob":
+        """A job whose result is one query's."""
+        return cls(warehouse, lambda con: con.sql(sql(con)).to_arrow_table(), sql)
 
     @property
     def full_feature_names(self) -> bool:
@@ -49,15 +52,14 @@ class WarehouseRetrievalJob(RetrievalJob):
 
     def _to_arrow_internal(self, timeout: Optional[int] = None) -> pa.Table:
         with warehouse_connection(self.warehouse) as con:
-            for name, table in self._inputs.items():
-                con.register(name, table)  # Arrow scan, no copy
-            table = con.sql(self._build_sql(con)).to_arrow_table()
-        return self._finish(table) if self._finish else table
+            return self._compute(con)
 
     def _to_df_internal(self, timeout: Optional[int] = None) -> pd.DataFrame:
         return self._to_arrow_internal(timeout).to_pandas()
 
     def to_sql(self) -> str:
-        """The query, over relations named as in `inputs` (the entity rows: __barstore_entity)."""
+        """The query (pull jobs); a point-in-time join is one query per feature view plus Arrow, it has none."""
+        if self._sql is None:
+            raise NotImplementedError("a point-in-time retrieval of the warehouse store is not one SQL query")
         with warehouse_connection(self.warehouse) as con:
-            return self._build_sql(con)
+            return self._sql(con)
