@@ -9,8 +9,8 @@ Per view, one query: the entity rows' distinct join keys are numbered (an intege
 columns); the candidate rows are the source rows within [first entity time - ttl, last entity time] whose
 keys an entity row has, as (code, event time in µs, row id), the latest created kept among rows tied on
 (code, event time); the ASOF JOIN matches each entity row (code, time in µs, position) to its candidate, if
-any, within the ttl; only the matched rows' features are then fetched by row id (a table's rowid; a view's
-rows in range are materialized and numbered). Arrow puts them in entity row order, NULL for the unmatched.
+any, within the ttl; only the matched rows' features are then fetched: a table's by rowid, a view's by a join
+on (keys, event time, created time). Arrow puts them in entity row order, NULL for the unmatched.
 Sorting compact rows in the ASOF and fetching features late is what keeps it fast: an ASOF JOIN carrying
 every feature column took about twice as long at 100k entity rows against 1M feature rows (BENCHMARKS.md).
 """
@@ -119,31 +119,38 @@ def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optio
     where = [f"{ts} <= {timestamp_literal(highest)}" if highest else "FALSE"]
     if lowest and join.ttl:
         where.append(f"{ts} >= {timestamp_literal(lowest)} - {interval_literal(join.ttl)}")
-    # NOT MATERIALIZED: the ASOF side reads keys, time and rowid, the fetch only the matched rows' features.
-    rows = ("NOT MATERIALIZED (SELECT rowid AS __row" if _has_rowid(con, source, types)
-            else "MATERIALIZED (SELECT row_number() OVER () AS __row")
+    by_rowid = _has_rowid(con, source, types)
+    # NOT MATERIALIZED: the ASOF side reads keys and times (and a table's rowid), the fetch only the matched
+    # rows' features.
+    rows = "NOT MATERIALIZED (SELECT rowid AS __row," if by_rowid else "NOT MATERIALIZED (SELECT"
     # Views without entities join on one constant key.
     entity_keys = [f"e.{quote_ident(e)}" for _, e in join.keys] or ["0"]
     source_keys = [f"r.{quote_ident(c)}" for c, _ in join.keys] or ["0"]
+    on_keys = " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(source_keys))
     # INTEGER codes (one per distinct entity key, so far below 2**31) make the ASOF's sort keys narrower.
     distinct = ", ".join(f"{k} AS __k{j}" for j, k in enumerate(entity_keys))
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in entity_keys)
-    candidates = (f"SELECT __code, epoch_us({ts}) AS __ts, r.__row FROM __rows AS r JOIN __keys ON "
-                  + " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(source_keys)))
+    created_us = f"epoch_us({timestamp_expr(created, types)})" if created else "NULL::BIGINT"
+    candidates = (f"SELECT __code, epoch_us({ts}) AS __ts, {created_us} AS __created"
+                  f"{', r.__row' if by_rowid else ''} FROM __rows AS r JOIN __keys ON {on_keys}")
     if created:  # ASOF takes any one of rows tied on (key, time): keep the latest created (NULL last) first
-        candidates += (f" QUALIFY row_number() OVER (PARTITION BY __code, __ts "
-                       f"ORDER BY {timestamp_expr(created, types)} DESC NULLS LAST) = 1")
+        candidates += " QUALIFY row_number() OVER (PARTITION BY __code, __ts ORDER BY __created DESC NULLS LAST) = 1"
     entity = (f"SELECT __code, e.{TIME_COLUMN} AS __ts, e.{ROW_COLUMN} FROM {ENTITY_RELATION} AS e JOIN __keys ON "
               + " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(entity_keys)))
     features = ", ".join(f"{column_expr(c, types)} AS __f{j}" for j, (c, _) in enumerate(join.features))
     ttl = f" WHERE c.__ts >= e.__ts - {join.ttl // timedelta(microseconds=1)}" if join.ttl else ""
-    return (f"WITH __rows AS {rows}, * FROM {source.get_table_query_string()} WHERE {' AND '.join(where)}), "
+    if by_rowid:
+        fetch = "JOIN __rows AS r ON r.__row = m.__row"
+    else:  # a view's row is found again by its keys, time and created time (exact duplicates: see _view_features)
+        fetch = (f"JOIN __keys USING (__code) JOIN __rows AS r ON {on_keys} AND epoch_us({ts}) = m.__ts "
+                 f"AND {created_us} IS NOT DISTINCT FROM m.__created")
+    return (f"WITH __rows AS {rows} * FROM {source.get_table_query_string()} WHERE {' AND '.join(where)}), "
             f"__keys AS (SELECT *, (row_number() OVER ())::INTEGER AS __code FROM "
             f"(SELECT DISTINCT {distinct} FROM {ENTITY_RELATION} AS e WHERE {not_null})), "
             f"__candidates AS ({candidates}), __entity AS ({entity}), "
-            f"__matched AS (SELECT e.{ROW_COLUMN}, c.__row FROM __entity AS e "
+            f"__matched AS (SELECT e.{ROW_COLUMN}, c.* EXCLUDE (__ts), c.__ts FROM __entity AS e "
             f"ASOF JOIN __candidates AS c ON e.__code = c.__code AND e.__ts >= c.__ts{ttl}) "
-            f"SELECT m.{ROW_COLUMN}, {features} FROM __matched AS m JOIN __rows AS r ON r.__row = m.__row")
+            f"SELECT m.{ROW_COLUMN}, {features} FROM __matched AS m {fetch}")
 
 
 def _view_features(con, join: ViewJoin, rows: int, lowest: Optional[datetime],
@@ -151,6 +158,7 @@ def _view_features(con, join: ViewJoin, rows: int, lowest: Optional[datetime],
     """The view's output columns, one row per entity row in its order (NULLs where nothing matches)."""
     matched = con.sql(_matches_sql(con, join, lowest, highest)).to_arrow_table()
     at = np.full(rows, -1, dtype=np.int64)  # entity row -> its row in `matched`, -1: none
+    # a view's rows tied on keys, time and created time all match: the last written wins, as Feast takes any one
     at[matched[ROW_COLUMN].to_numpy()] = np.arange(matched.num_rows)
     taken = matched.drop_columns([ROW_COLUMN]).take(pa.array(at, mask=at < 0))
     return taken.rename_columns([output for _, output in join.features])
