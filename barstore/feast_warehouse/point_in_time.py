@@ -7,10 +7,11 @@ afterwards equals Feast's "filter by ttl, then take the latest": any older row i
 
 Per view, one query: the entity rows' distinct join keys are numbered (an integer code, whatever the key
 columns); the candidate rows are the source rows within [first entity time - ttl, last entity time] whose
-keys an entity row has, as (code, event time in µs, row id), the latest created kept among rows tied on
-(code, event time); the ASOF JOIN matches each entity row (code, time in µs, position) to its candidate, if
-any, within the ttl; only the matched rows' features are then fetched: a table's by rowid, a view's by a join
-on (keys, event time, created time). Arrow puts them in entity row order, NULL for the unmatched.
+keys an entity row has, as (code, event and created time in µs, a table's row id), the latest created kept
+among rows tied on (code, event time); the ASOF JOIN matches each entity row (code, time in µs, position) to
+its candidate, if any, within the ttl; only the matched rows' features are then fetched: a table's by rowid,
+a view's by a join on (keys, event time, created time). Arrow puts them in entity row order, NULL for the
+unmatched.
 Sorting compact rows in the ASOF and fetching features late is what keeps it fast: an ASOF JOIN carrying
 every feature column took about twice as long at 100k entity rows against 1M feature rows (BENCHMARKS.md).
 """
@@ -106,6 +107,11 @@ def _has_rowid(con, source: WarehouseSource, types: Dict[str, str]) -> bool:
     return "rowid" not in types
 
 
+def _matches_keys(keys: Sequence[str]) -> str:
+    """The join condition of key expressions against the numbered entity keys __keys.__k0, __k1, ..."""
+    return " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(keys))
+
+
 def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optional[datetime]) -> str:
     """The query over ENTITY_RELATION: (ROW_COLUMN, features __f*) of the entity rows that get a feature row."""
     source = join.source
@@ -126,7 +132,7 @@ def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optio
     # Views without entities join on one constant key.
     entity_keys = [f"e.{quote_ident(e)}" for _, e in join.keys] or ["0"]
     source_keys = [f"r.{quote_ident(c)}" for c, _ in join.keys] or ["0"]
-    on_keys = " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(source_keys))
+    on_keys = _matches_keys(source_keys)
     # INTEGER codes (one per distinct entity key, so far below 2**31) make the ASOF's sort keys narrower.
     distinct = ", ".join(f"{k} AS __k{j}" for j, k in enumerate(entity_keys))
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in entity_keys)
@@ -135,8 +141,8 @@ def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optio
                   f"{', r.__row' if by_rowid else ''} FROM __rows AS r JOIN __keys ON {on_keys}")
     if created:  # ASOF takes any one of rows tied on (key, time): keep the latest created (NULL last) first
         candidates += " QUALIFY row_number() OVER (PARTITION BY __code, __ts ORDER BY __created DESC NULLS LAST) = 1"
-    entity = (f"SELECT __code, e.{TIME_COLUMN} AS __ts, e.{ROW_COLUMN} FROM {ENTITY_RELATION} AS e JOIN __keys ON "
-              + " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(entity_keys)))
+    entity = (f"SELECT __code, e.{TIME_COLUMN} AS __ts, e.{ROW_COLUMN} FROM {ENTITY_RELATION} AS e "
+              f"JOIN __keys ON {_matches_keys(entity_keys)}")
     features = ", ".join(f"{column_expr(c, types)} AS __f{j}" for j, (c, _) in enumerate(join.features))
     ttl = f" WHERE c.__ts >= e.__ts - {join.ttl // timedelta(microseconds=1)}" if join.ttl else ""
     if by_rowid:
