@@ -2,9 +2,12 @@
 
 A synthetic 1M-row feature table (18 symbols x 55,556 minutes x 10 features, ts_close = ts + 1 minute) in a
 temp warehouse, the same table exported to Parquet for the built-in store; entity frames of random symbols
-and times. Prints seconds, ratios and a block for BENCHMARKS.md.
+and times. Three ttls: the built-in store joins every feature row within the ttl of each entity row before it
+picks the latest (an inequality join), so its time grows with the rows per ttl; ours does not. 2 min is
+about one bar, as barstore's minute views use; at 1 h (60 rows per ttl) the built-in store's time grows 6x
+from 10k to 100k entity rows, at 24 h (1,440 rows) 15-17x, as in the issue's figures (12 s -> 179 s). Prints seconds, ratios and a block for BENCHMARKS.md.
 
-Run: python benchmarks/bench_offline_store.py [--builtin 10000,100000] (the built-in store takes minutes at 100k)
+Run: python benchmarks/bench_offline_store.py [--builtin 10000,100000] (the built-in store takes ~70 s at 100k entity rows, ttl 24 h)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from barstore.warehouse import connect  # noqa: E402
 from benchmarks.common import machine, stopwatch  # noqa: E402
 
 SYMBOLS, MINUTES, FEATURES = 18, 55_556, [f"f{i}" for i in range(10)]
+TTL_MINUTES = (2, 60, 1440)  # about one bar (barstore's minute views), 1 h, 24 h
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 YAML = """\
 project: bench
@@ -40,6 +44,7 @@ online_store:
   type: sqlite
   path: {repo}/online.db
 entity_key_serialization_version: 3
+coerce_tz_aware: false
 """
 
 
@@ -67,8 +72,9 @@ def repo(tmp: Path, name: str, offline_store: str, source_for) -> FeatureStore:
     store = FeatureStore(repo_path=str(path))
     symbol = Entity(name="symbol", join_keys=["symbol"], value_type=ValueType.STRING)
     views = [
-        FeatureView(name="all10", entities=[symbol], ttl=timedelta(hours=1), source=source_for("all10"),
-                    schema=[Field(name=f, dtype=Float64) for f in FEATURES]),
+        *[FeatureView(name=f"all10_{ttl}m", entities=[symbol], ttl=timedelta(minutes=ttl),
+                      source=source_for(f"all10_{ttl}m"), schema=[Field(name=f, dtype=Float64) for f in FEATURES])
+          for ttl in TTL_MINUTES],
         # three views over thirds of the columns: the 1M-row, 3-view case
         *[FeatureView(name=f"part{k}", entities=[symbol], ttl=timedelta(hours=1), source=source_for(f"part{k}"),
                       schema=[Field(name=f, dtype=Float64) for f in FEATURES[k * 3:k * 3 + 3]])
@@ -103,41 +109,48 @@ def main() -> None:
         builtin = repo(tmp, "builtin", "  type: duckdb",
                        lambda name: FileSource(name=name, path=str(tmp / "features_bench.parquet"),
                                                timestamp_field="ts_close"))
-        all10 = [f"all10:{f}" for f in FEATURES]
         three = [f"part{k}:{f}" for k in range(3) for f in FEATURES[k * 3:k * 3 + 3]]
-        cases = [(10_000, "1 view x 10"), (100_000, "1 view x 10"), (1_000_000, "1 view x 10"),
-                 (1_000_000, "3 views x 3")]
-        for n, what in cases:
+        cases = [(n, 1, ttl) for ttl in TTL_MINUTES for n in (10_000, 100_000)] + \
+            [(1_000_000, 1, 60), (1_000_000, 3, 60)]  # (entity rows, views, ttl minutes)
+        for n, views, ttl in cases:
             entities = entity_frame(n, seed=n)
-            refs = all10 if what.startswith("1") else three
+            refs = [f"all10_{ttl}m:{f}" for f in FEATURES] if views == 1 else three
             ours.get_historical_features(entity_df=entities.head(1000), features=refs).to_arrow()  # warm-up
             runs: dict[str, float] = {}
             for k in range(3):  # best of 3: the machine may be shared
                 with stopwatch(runs, str(k)):
                     df = ours.get_historical_features(entity_df=entities, features=refs).to_df()
-            t[f"ours {n:>9,} rows, {what}"] = min(runs.values())
-            if n in builtin_sizes and what.startswith("1"):
-                with stopwatch(t, f"built-in {n:>9,} rows, {what}"):
+            t[case_name("ours", n, views, ttl)] = min(runs.values())
+            if n in builtin_sizes and views == 1:
+                with stopwatch(t, case_name("built-in", n, views, ttl)):
                     expected = builtin.get_historical_features(entity_df=entities, features=refs).to_df()
                 got = df.sort_values(["symbol", "event_timestamp"]).reset_index(drop=True)
                 want = expected.sort_values(["symbol", "event_timestamp"]).reset_index(drop=True)
                 pd.testing.assert_frame_equal(got, want[got.columns], check_dtype=False)
-                print(f"  {n:,} rows: same frame as the built-in store")
+                print(f"  {n:,} rows, ttl {ttl} min: same frame as the built-in store")
 
     print("\nseconds:")
     for name, seconds in t.items():
         print(f"  {name:40s} {seconds:8.3f}")
-    lines = ["| entity rows | views x features | warehouse store (s) | built-in DuckDB store (s) | speed-up |",
-             "|---:|---|---:|---:|---:|"]
-    for n, what in cases:
-        mine = t[f"ours {n:>9,} rows, {what}"]
-        theirs = t.get(f"built-in {n:>9,} rows, {what}")
-        lines.append(f"| {n:,} | {what} | {mine:.2f} | {f'{theirs:.1f}' if theirs else 'not run'} | "
-                     f"{f'{theirs / mine:,.0f}x' if theirs else ''} |")
+    lines = ["| entity rows | views x features | ttl | warehouse store (s) | built-in DuckDB store (s) | speed-up |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for n, views, ttl in cases:
+        mine = t[case_name("ours", n, views, ttl)]
+        theirs = t.get(case_name("built-in", n, views, ttl))
+        lines.append(f"| {n:,} | {views} x {len(FEATURES) // views} | {ttl} min | {mine:.3f} | "
+                     f"{f'{theirs:.1f}' if theirs else 'not run'} | {f'{theirs / mine:,.0f}x' if theirs else ''} |")
     print("\nFor BENCHMARKS.md (" + machine() + "; 1M-row feature table, 18 symbols, "
           "to_df(); ours best of 3, built-in once):\n")
     print("\n".join(lines))
+    for ttl in TTL_MINUTES:
+        small, large = (t.get(case_name("built-in", n, 1, ttl)) for n in (10_000, 100_000))
+        if small and large:
+            print(f"built-in store, ttl {ttl} min: 10k -> 100k entity rows took {large / small:.1f}x as long "
+                  "(the issue's figures: 12 s -> 179 s, 14.9x)")
 
+
+def case_name(store: str, n: int, views: int, ttl: int) -> str:
+    return f"{store} {n:>9,} rows, {views} view(s), ttl {ttl} min"
 
 if __name__ == "__main__":
     main()

@@ -34,15 +34,18 @@ online_store:
   type: sqlite
   path: {online}
 entity_key_serialization_version: 3
+coerce_tz_aware: {coerce}
 """
 OUR_STORE = "  type: barstore.feast_warehouse.WarehouseOfflineStore\n  warehouse: {warehouse}"
 BUILTIN_STORE = "  type: duckdb"
 
 
 def make_repo(path, offline_store: str) -> FeatureStore:
+    """Ours as barstore configures it (naive times made UTC by the store); the built-in store with Feast's default."""
     path.mkdir()
     (path / "feature_store.yaml").write_text(FEATURE_STORE_YAML.format(
-        registry=path / "registry.db", online=path / "online.db", offline_store=offline_store))
+        registry=path / "registry.db", online=path / "online.db", offline_store=offline_store,
+        coerce="false" if offline_store != BUILTIN_STORE else "true"))
     return FeatureStore(repo_path=str(path))
 
 
@@ -146,6 +149,23 @@ def test_same_frame_as_feast_builtin_store(stores, full_feature_names):
     # the case is not degenerate: matches, ttl misses and no-data rows all occur
     assert 0.2 < ours[names[0]].isna().mean() < 0.8
     assert ours.loc[ours["symbol"] == "ZZZ", names].isna().all().all()
+
+
+def test_naive_times_are_utc_as_with_feast_coercion(stores):
+    """Ours runs with coerce_tz_aware: false and makes naive datetime columns UTC itself; the built-in store gets
+    Feast's coercion. Same frame, and naive times mean UTC (not the machine's zone)."""
+    entities = stores["entities"].head(120).assign(
+        event_timestamp=lambda d: d["event_timestamp"].dt.tz_convert(None),
+        noted_at=lambda d: d["event_timestamp"] - pd.Timedelta(days=1))  # a passthrough naive column
+    assert not stores["ours"].config.coerce_tz_aware
+    ours = historical(stores["ours"], entities, ["bars:a", "revised:c"], False)
+    builtin = historical(stores["builtin"], entities, ["bars:a", "revised:c"], False)
+    assert str(ours["event_timestamp"].dt.tz) == "UTC" and str(ours["noted_at"].dt.tz) == "UTC"
+    pd.testing.assert_frame_equal(ours.sort_values("label").reset_index(drop=True),
+                                  builtin.sort_values("label").reset_index(drop=True), check_dtype=False)
+    aware = historical(stores["ours"], stores["entities"].head(120), ["bars:a", "revised:c"], False)
+    assert ours["a"].equals(aware["a"]) and ours["c"].equals(aware["c"])
+    assert ours["a"].notna().sum() > 20
 
 
 def test_feature_service_matches_builtin(stores):

@@ -56,6 +56,15 @@ def _event_column(table: pa.Table) -> str:
     return offline_utils.infer_event_timestamp_from_entity_df({f.name: dtype(f.type) for f in table.schema})
 
 
+def _tz_aware(table: pa.Table) -> pa.Table:
+    """Naive timestamp columns as UTC, as Feast's `coerce_tz_aware` does to the entity frame -- here in Arrow, so
+    that repos can set `coerce_tz_aware: false` and skip Feast's pandas copy (~9 ms per 100k entity rows)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is None:
+            table = table.set_column(i, field.name, pc.assume_timezone(table[i], "UTC"))
+    return table
+
+
 def _utc_event_times(table: pa.Table, column: str) -> pa.Table:
     """The event time column as UTC microseconds (naive = UTC; nanoseconds truncated, as DuckDB stores them)."""
     values = table[column]
@@ -85,7 +94,7 @@ class WarehouseOfflineStore(OfflineStore):
         if kwargs.get("filter_by_created_timestamp"):
             raise NotImplementedError("filter_by_created_timestamp is not supported by WarehouseOfflineStore")
         warehouse = warehouse_path(config)
-        table = _entity_table(warehouse, entity_df)
+        table = _tz_aware(_entity_table(warehouse, entity_df))
         event_column = _event_column(table)
         joins = view_joins(feature_views, feature_refs, full_feature_names)
         needed = {entity for join in joins for _, entity in join.keys} | {event_column}
