@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -93,29 +94,33 @@ def value_area(volumes: np.ndarray, poc: int, share: float) -> tuple[int, int]:
 
 
 def pandas_volume_profile(df: pd.DataFrame) -> int:
-    """30-day rolling profile per symbol and day: bin volumes, POC (nearest the close on ties), value area."""
+    """30-day rolling profile per symbol and day: bin volumes, POC (nearest the close on ties), value area.
+
+    Vectorised per symbol: one (day x bin) histogram by bincount, 30-day window sums over it, then the POC and the
+    value area per profile. (An earlier per-day pandas groupby loop took 2.8 s for the same 178 profiles, with
+    identical POC/VAL/VAH; it made SQL look 10x faster than pandas here, which it is not.)"""
     step = np.log1p(BIN_WIDTH)
-    k_lo = np.floor(np.log(df["low"].to_numpy()) / step).astype(np.int64)
-    k_hi = np.floor(np.log(df["high"].to_numpy()) / step).astype(np.int64)
-    n = k_hi - k_lo + 1
-    rep = np.repeat(np.arange(len(df)), n)
-    offsets = np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n)
-    per_bin = pd.DataFrame({
-        "symbol": df["symbol"].to_numpy()[rep], "day": df["ts"].dt.floor("D").to_numpy()[rep],
-        "bin": k_lo[rep] + offsets, "volume": (df["volume"].to_numpy() / n)[rep],
-    })
-    daily = per_bin.groupby(["symbol", "day", "bin"], sort=True)["volume"].sum()
-    last_close = df.groupby(["symbol", df["ts"].dt.floor("D")])["close"].last()
     profiles = 0
-    for symbol, by_day in daily.groupby(level="symbol", sort=False):
-        days = by_day.index.get_level_values("day").unique()
-        for i in range(WINDOW_DAYS - 1, len(days)):
-            window = by_day.loc[(symbol, days[i - WINDOW_DAYS + 1]):(symbol, days[i])]
-            volumes = window.groupby(level="bin").sum()
-            first = volumes.index.min()
-            dense = np.zeros(volumes.index.max() - first + 1)
-            dense[volumes.index - first] = volumes.to_numpy()
-            close_bin = int(np.floor(np.log(last_close[(symbol, days[i])]) / step)) - first
+    for _, g in df.groupby("symbol", sort=False):
+        g = g.sort_values("ts")
+        k_lo = np.floor(np.log(g["low"].to_numpy()) / step).astype(np.int64)
+        k_hi = np.floor(np.log(g["high"].to_numpy()) / step).astype(np.int64)
+        n = k_hi - k_lo + 1
+        days, day_of_bar = np.unique(g["ts"].dt.tz_convert(None).to_numpy().astype("datetime64[D]"),
+                                     return_inverse=True)
+        first, width = k_lo.min(), k_hi.max() - k_lo.min() + 1
+        rep = np.repeat(np.arange(len(g)), n)  # one entry per (bar, bin it covers)
+        cell = day_of_bar[rep] * width + k_lo[rep] - first + np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n)
+        shape, size = (len(days), width), len(days) * width
+        volume = np.bincount(cell, weights=(g["volume"].to_numpy() / n)[rep], minlength=size).reshape(shape)
+        present = np.bincount(cell, minlength=size).reshape(shape)  # which bins a window holds at all
+        window_volume = sliding_window_view(volume, WINDOW_DAYS, axis=0).sum(axis=-1)
+        window_present = sliding_window_view(present, WINDOW_DAYS, axis=0).sum(axis=-1)
+        closes = g.groupby(day_of_bar)["close"].last().to_numpy()
+        for i in range(len(days) - WINDOW_DAYS + 1):
+            held = np.flatnonzero(window_present[i])
+            dense = window_volume[i, held[0]:held[-1] + 1]
+            close_bin = int(np.floor(np.log(closes[i + WINDOW_DAYS - 1]) / step)) - first - held[0]
             top = np.flatnonzero(dense == dense.max())
             poc = int(top[np.lexsort((top, np.abs(top - close_bin)))[0]])
             value_area(dense, poc, VALUE_AREA)
@@ -190,6 +195,10 @@ def main() -> None:
         print(f"| ratio SQL profile / pandas | {sql_profile / t['pandas volume profile']:.2f} |")
         pandas_all = t["pandas+TA-Lib features"] + t["pandas volume profile"]
         print(f"| ratio SQL feature part / pandas (all) | {sql_features / pandas_all:.2f} |")
+        # both sides with their resampling: pandas' is inside its indicator time
+        sql_resample = sum(r.seconds for r in full if r.model == "resampled_bars")
+        print(f"| ratio SQL resampled_bars + feature part / pandas (all) | "
+              f"{(sql_resample + sql_features) / pandas_all:.2f} |")
     inc_s = t["incremental build (+1 minute per symbol)"]
     print(f"| incremental build, +1 minute per symbol (whole DAG) | {inc_s:.2f} |")
     print(f"| ratio incremental / full (target < 5 %) | {100 * inc_s / t['full build (whole DAG)']:.1f} % |")
