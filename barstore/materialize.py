@@ -11,6 +11,8 @@ from .feature_store import open_store
 from .home import Workspace
 from .warehouse import connect
 
+SHOW_WITHOUT = 5  # symbols without a window listed per model, with the reason
+
 
 def parse_as_of(text: str | None) -> datetime:
     if text is None:
@@ -44,4 +46,8 @@ def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = N
         report = materialize_windows(store, con, as_of=end)
     for model, r in report.items():
         console.print(f"{model}: {r['windows']} windows online; without a window: {len(r['without'])} symbols")
+        for symbol, why in list(r["without"].items())[:SHOW_WITHOUT]:
+            console.print(f"  {symbol}: {why}", highlight=False)
+        if len(r["without"]) > SHOW_WITHOUT:
+            console.print(f"  ... and {len(r['without']) - SHOW_WITHOUT} more")
     return report

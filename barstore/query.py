@@ -12,6 +12,7 @@ from .errors import BarstoreError
 from .warehouse import connect
 
 MAX_TABLE_ROWS = 50
+READABLE_WIDTH = 10  # a table column narrower than this (or than its text) is squeezed: show records instead
 # DuckDB COPY options per format; JSON is one array so that the output is a single JSON document.
 COPY_OPTIONS = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json, ARRAY true", "parquet": "FORMAT parquet"}
 
@@ -52,7 +53,6 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, fmt: str, path: Path) -> N
 
 def _show_table(con: duckdb.DuckDBPyConnection, query: str, output: Path | None, max_rows: int) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     relation = con.sql(query)
     if relation is None:  # a statement without a result set
@@ -60,25 +60,47 @@ def _show_table(con: duckdb.DuckDBPyConnection, query: str, output: Path | None,
         return
     columns = relation.columns
     # Stream Arrow batches: keep the first rows to display and only count the rest.
-    shown, total = [], 0
+    shown: list[tuple] = []
+    total = 0
     for batch in relation.to_arrow_reader(10_000):
         if len(shown) < max_rows:
-            shown.extend(batch.slice(0, max_rows - len(shown)).to_pylist())
+            head = batch.slice(0, max_rows - len(shown))
+            shown.extend(zip(*(column.to_pylist() for column in head.columns)))
         total += batch.num_rows
-    table = Table(*columns)
-    for row in shown:
-        table.add_row(*("NULL" if v is None else str(v) for v in row.values()))
     if output is None:
-        _print_table(Console(), table, len(shown), total)
+        _print_rows(Console(), columns, shown, total)
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         with open(output, "w", encoding="utf-8") as fh:
-            _print_table(Console(file=fh, width=200), table, len(shown), total)
+            _print_rows(Console(file=fh, width=200), columns, shown, total)
 
 
-def _print_table(console, table, shown: int, total: int) -> None:
-    console.print(table)
-    console.print(_caption(shown, total), highlight=False)
+def _cell(value) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def _print_rows(console, columns: list[str], rows: list[tuple], total: int) -> None:
+    """One table; or, when it cannot fit the console without squeezing columns to nothing (a wide model such as
+    longterm_inputs in 80 columns), one block of `column  value` lines per row, like psql's expanded display."""
+    from rich.table import Table
+
+    cells = [tuple(map(_cell, row)) for row in rows]
+    table = Table(*columns)
+    for row in cells:
+        table.add_row(*row)
+    # each column needs its natural width, up to READABLE_WIDTH, plus 3 characters of border and padding
+    natural = [max([len(name), *(len(row[j]) for row in cells)]) for j, name in enumerate(columns)]
+    if sum(min(w, READABLE_WIDTH) + 3 for w in natural) + 1 <= console.width:
+        console.print(table)
+    else:
+        for k, row in enumerate(cells, start=1):
+            record = Table(show_header=False, title=f"row {k}", title_justify="left", box=None, padding=(0, 1))
+            record.add_column(style="bold", no_wrap=True)
+            record.add_column(overflow="fold")
+            for name, value in zip(columns, row):
+                record.add_row(name, value)
+            console.print(record)
+    console.print(_caption(len(rows), total), highlight=False)
 
 
 def _caption(shown: int, total: int) -> str:

@@ -138,3 +138,25 @@ def test_redis_online_store_serves_the_same_windows(fs, redis_url, monkeypatch):
         materialize_windows(store, con, as_of=as_of, models=["seq300_minute", "longterm_multitf"])
     for symbol, model in [("ETHUSDT", "seq300_minute"), ("SOLUSDT", "seq300_minute"), ("BTCUSDT", "longterm_multitf")]:
         assert torch.equal(get_window(redis_store, symbol, model), get_window(sqlite_store, symbol, model))
+
+
+def test_why_a_symbol_has_no_window():
+    """materialize names each symbol without a window and why: too few steps, a gap, or which values are missing
+    at which step (the latest such step)."""
+    from inference.windows import why_no_window
+    from training.windows import AlignedMatrix
+
+    n, steps = 30, 5
+    values = np.ones((n, 2))
+    values[[12, 13], 1] = np.nan
+    values[13, 0] = np.nan
+    breaks = np.zeros(n, dtype=bool)
+    breaks[25] = True
+    times = np.datetime64("2025-01-01T00:00", "us") + np.arange(n) * np.timedelta64(60, "s")
+    m = AlignedMatrix(values, np.zeros(n, dtype=np.int32), ["A"], times, breaks, ["x", "y"])
+    assert why_no_window(m, 3, steps, 0) == "only 4 of 5 steps"
+    assert why_no_window(m, 27, steps, 0) == "a gap longer than the calendar allows before the step at 2025-01-01T00:25Z"
+    assert why_no_window(m, 15, steps, 0) == "missing x, y at the step at 2025-01-01T00:13Z"
+    assert why_no_window(m, 16, steps, 0) == "missing x, y at the step at 2025-01-01T00:13Z"
+    assert why_no_window(m, 28, steps, 20) == "a gap longer than the calendar allows before the step at 2025-01-01T00:25Z"
+    assert why_no_window(m, 29, steps, 20) == "no rule drops this window"  # 25..29: a valid window

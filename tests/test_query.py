@@ -84,3 +84,21 @@ def test_cli_errors_exit_non_zero_without_traceback(warehouse, tmp_path):
     assert result.exit_code == 1 and "--output FILE" in result.stderr
     result = _cli(tmp_path, "SELEC 1")
     assert result.exit_code == 1 and "query failed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wide_results_are_shown_one_block_per_row(tmp_path, capsys):
+    """A result too wide for the console (here 40 columns in 80 characters) is shown as `column value` lines per
+    row instead of a table squeezed to empty cells; duplicate column names keep their own values."""
+    path = tmp_path / "warehouse.duckdb"
+    con = connect(path)
+    con.execute("CREATE TABLE wide AS SELECT " + ", ".join(f"{k} * 1.5 AS column_{k}" for k in range(40))
+                + ", 'last' AS note FROM range(3)")
+    con.close()
+    run_query(path, "SELECT *, 7 AS note FROM wide", "table", None, max_rows=2)
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines()]
+    assert ["row", "1"] in lines and ["row", "2"] in lines and ["row", "3"] not in lines
+    assert ["column_39", "58.5"] in lines and ["note", "last"] in lines and ["note", "7"] in lines
+    assert "showing 2 of 3 rows" in out
+    run_query(path, "SELECT column_1, note FROM wide LIMIT 1", "table", None)  # narrow: still a table
+    assert "│ 1.5      │ last │" in capsys.readouterr().out
