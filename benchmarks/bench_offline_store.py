@@ -4,10 +4,12 @@ A synthetic 1M-row feature table (18 symbols x 55,556 minutes x 10 features, ts_
 temp warehouse, the same table exported to Parquet for the built-in store; entity frames of random symbols
 and times. Three ttls: the built-in store joins every feature row within the ttl of each entity row before it
 picks the latest (an inequality join), so its time grows with the rows per ttl; ours does not. 2 min is
-about one bar, as barstore's minute views use; at 1 h (60 rows per ttl) the built-in store's time grows 6x
-from 10k to 100k entity rows, at 24 h (1,440 rows) 15-17x, as in the issue's figures (12 s -> 179 s). Prints seconds, ratios and a block for BENCHMARKS.md.
+about one bar, as barstore's minute views use; at 1 h (60 rows per ttl) the built-in store's time grows 6-8x
+from 10k to 100k entity rows, at 24 h (1,440 rows) 15-17x, as in the issue's figures (12 s -> 179 s).
+Prints seconds, ratios and a block for BENCHMARKS.md.
 
-Run: python benchmarks/bench_offline_store.py [--builtin 10000,100000] (the built-in store takes ~70 s at 100k entity rows, ttl 24 h)
+Run: python benchmarks/bench_offline_store.py [--builtin 10000,100000]
+(the built-in store takes ~70 s at 100k entity rows with the 24 h ttl)
 """
 
 from __future__ import annotations

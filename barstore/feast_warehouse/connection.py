@@ -12,6 +12,7 @@ use keeps no lock and no data between uses: every retrieval reads the file as it
 from __future__ import annotations
 
 import itertools
+import tempfile
 import threading
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -71,7 +72,9 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
 def _engine_cursor() -> duckdb.DuckDBPyConnection:
     with _engine_lock:
         if not _engine:
-            _engine.append(duckdb.connect())
+            # an in-memory DuckDB spills into ./.tmp of whatever the working directory is: use the system's
+            spill = Path(tempfile.gettempdir()) / "barstore-duckdb"
+            _engine.append(duckdb.connect(config={"temp_directory": str(spill)}))
         return _engine[0].cursor()
 
 
