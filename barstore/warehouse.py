@@ -161,6 +161,23 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params=None, **relations):
+    """A query's result as an Arrow table, on a connection the caller may have used before; `relations` (Arrow
+    tables or frames) are registered under their keyword names for the query only.
+
+    DuckDB 2.x refuses `con.sql(...)` while an earlier `con.execute(...)` result is not fetched to its end (e.g.
+    after `.fetchone()`: ResourceInUseException); `complete()` runs that one out first. (`con.execute` would
+    discard it too, but its Arrow output is an extra copy of the rows.)"""
+    con.complete()
+    for name, relation in relations.items():
+        con.register(name, relation)
+    try:
+        return con.sql(sql, params=params).to_arrow_table()
+    finally:
+        for name in relations:
+            con.unregister(name)
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_SCHEMA)
     con.executemany(

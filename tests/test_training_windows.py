@@ -125,3 +125,12 @@ def test_dataset_opens_the_workspace_itself(fs):
     ws, _, _ = fs
     ds = training_dataset("longterm_multitf", home=str(ws.home))
     assert len(ds) > 0 and ds[0][0].shape == (365, 26)
+
+
+def test_a_connection_with_an_unread_result_can_be_passed(fs):
+    """DuckDB 2.x refuses con.sql() while an execute() result is not read to its end; the training path must not
+    fail on a connection the caller has just used that way."""
+    ws, con, store = fs
+    con.execute("SELECT symbol FROM features_1m").fetchone()  # rows left unread
+    ds = _dataset(fs, "seq300_minute")
+    assert len(ds) > 100

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from barstore.feature_store import open_store
 from barstore.home import resolve_home
 from barstore.specs import model as model_spec
-from barstore.warehouse import connect
+from barstore.warehouse import connect, query_arrow
 
 from .dataset import WindowDataset
 from .labels import forward_returns
@@ -56,7 +56,7 @@ def _labels_for(con, spec, spine: pa.Table) -> np.ndarray:
     labels = forward_returns(con, spec)
     keys = spine.select(["symbol", "event_timestamp"]).append_column(
         "row", pa.array(np.arange(spine.num_rows, dtype=np.int64)))
-    out = con.sql(
-        "SELECT l.label FROM keys AS k LEFT JOIN labels AS l USING (symbol, event_timestamp) ORDER BY k.row"
-    ).to_arrow_table()
+    out = query_arrow(
+        con, "SELECT l.label FROM __barstore_keys AS k LEFT JOIN __barstore_labels AS l USING (symbol, event_timestamp) "
+        "ORDER BY k.row", __barstore_keys=keys, __barstore_labels=labels)
     return pc.cast(out["label"], pa.float64()).to_numpy(zero_copy_only=False)

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from barstore.specs import ModelSpec
+from barstore.warehouse import query_arrow
 
 BY_BARS = """
 SELECT symbol, ts_close AS event_timestamp,
@@ -50,4 +51,4 @@ def forward_returns(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> pa.Table
     else:
         query, k = BY_TRADING_DAYS, spec.horizon.trading_days
     bars = f"(SELECT * FROM bars_{spec.timeframe} WHERE is_complete)"  # the complete bars the steps close
-    return con.sql(query.format(bars=bars), params={"k": k}).to_arrow_table()
+    return query_arrow(con, query.format(bars=bars), {"k": k})

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from barstore.specs import ModelSpec
 from barstore.timeframes import seconds
+from barstore.warehouse import query_arrow
 
 SPINE_SQL = """
 WITH steps AS (
@@ -77,7 +78,7 @@ def step_spine(
     `start` drops earlier steps after the links are computed, so the first kept step still knows whether it
     follows a break; `last` keeps only each symbol's latest steps (what an online window needs)."""
     query = SPINE_SQL.format(view=spec.step_view)
-    return con.sql(
-        query,
-        params={"symbols": symbols, "start": start, "end": end, "last": last, "bar_seconds": seconds(spec.timeframe)},
-    ).to_arrow_table()
+    return query_arrow(
+        con, query,
+        {"symbols": symbols, "start": start, "end": end, "last": last, "bar_seconds": seconds(spec.timeframe)},
+    )
