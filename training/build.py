@@ -57,6 +57,7 @@ def _labels_for(con, spec, spine: pa.Table) -> np.ndarray:
     keys = spine.select(["symbol", "event_timestamp"]).append_column(
         "row", pa.array(np.arange(spine.num_rows, dtype=np.int64)))
     out = query_arrow(
-        con, "SELECT l.label FROM __barstore_keys AS k LEFT JOIN __barstore_labels AS l USING (symbol, event_timestamp) "
-        "ORDER BY k.row", __barstore_keys=keys, __barstore_labels=labels)
+        con, "SELECT l.label FROM __barstore_keys AS k "
+        "LEFT JOIN __barstore_labels AS l USING (symbol, event_timestamp) ORDER BY k.row",
+        __barstore_keys=keys, __barstore_labels=labels)
     return pc.cast(out["label"], pa.float64()).to_numpy(zero_copy_only=False)
