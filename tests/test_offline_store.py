@@ -151,20 +151,22 @@ def test_same_frame_as_feast_builtin_store(stores, full_feature_names):
     assert ours.loc[ours["symbol"] == "ZZZ", names].isna().all().all()
 
 
-def test_naive_times_are_utc_as_with_feast_coercion(stores):
-    """Ours runs with coerce_tz_aware: false and makes naive datetime columns UTC itself; the built-in store gets
-    Feast's coercion. Same frame, and naive times mean UTC (not the machine's zone)."""
-    entities = stores["entities"].head(120).assign(
-        event_timestamp=lambda d: d["event_timestamp"].dt.tz_convert(None),
-        noted_at=lambda d: d["event_timestamp"] - pd.Timedelta(days=1))  # a passthrough naive column
-    assert not stores["ours"].config.coerce_tz_aware
-    ours = historical(stores["ours"], entities, ["bars:a", "revised:c"], False)
-    builtin = historical(stores["builtin"], entities, ["bars:a", "revised:c"], False)
-    assert str(ours["event_timestamp"].dt.tz) == "UTC" and str(ours["noted_at"].dt.tz) == "UTC"
-    pd.testing.assert_frame_equal(ours.sort_values("label").reset_index(drop=True),
-                                  builtin.sort_values("label").reset_index(drop=True), check_dtype=False)
-    aware = historical(stores["ours"], stores["entities"].head(120), ["bars:a", "revised:c"], False)
-    assert ours["a"].equals(aware["a"]) and ours["c"].equals(aware["c"])
+def test_entity_times_in_any_zone_as_with_feast_coercion(stores):
+    """Ours runs with coerce_tz_aware: false and makes datetime columns UTC itself (naive ones taken as UTC); the
+    built-in store gets Feast's coercion. Same frame, dtypes included, whatever zone the entity times are in."""
+    assert not stores["ours"].config.coerce_tz_aware and stores["builtin"].config.coerce_tz_aware
+    aware = stores["entities"].head(120)
+    for zone in ("America/New_York", None):  # entity times in New York time, then naive (= UTC)
+        entities = aware.assign(
+            event_timestamp=aware["event_timestamp"].dt.tz_convert(zone),
+            noted_at=aware["event_timestamp"].dt.tz_convert(None) - pd.Timedelta(days=1))  # a passthrough column
+        ours = historical(stores["ours"], entities, ["bars:a", "revised:c"], False)
+        builtin = historical(stores["builtin"], entities, ["bars:a", "revised:c"], False)
+        assert str(ours["event_timestamp"].dt.tz) == "UTC" and str(ours["noted_at"].dt.tz) == "UTC"
+        pd.testing.assert_frame_equal(ours.sort_values("label").reset_index(drop=True),
+                                      builtin.sort_values("label").reset_index(drop=True), check_dtype=False)
+        same_instants = historical(stores["ours"], aware, ["bars:a", "revised:c"], False)
+        assert ours["a"].equals(same_instants["a"]) and ours["c"].equals(same_instants["c"])
     assert ours["a"].notna().sum() > 20
 
 

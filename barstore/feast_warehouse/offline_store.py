@@ -43,10 +43,10 @@ def _source(data_source: DataSource) -> WarehouseSource:
 def _entity_table(warehouse: Path, entity_df: Union[pd.DataFrame, str]) -> pa.Table:
     if isinstance(entity_df, str):  # a query on the warehouse
         with warehouse_connection(warehouse) as con:
-            return con.sql(entity_df).to_arrow_table()
+            return _naive_as_utc(con.sql(entity_df).to_arrow_table())
     if not isinstance(entity_df, pd.DataFrame):
         raise BarstoreError(f"entity_df must be a pandas DataFrame or a SQL query, not {type(entity_df).__name__}")
-    return pa.Table.from_pandas(entity_df, preserve_index=False)
+    return pa.Table.from_pandas(_utc_datetimes(entity_df), preserve_index=False)
 
 
 def _event_column(table: pa.Table) -> str:
@@ -56,9 +56,21 @@ def _event_column(table: pa.Table) -> str:
     return offline_utils.infer_event_timestamp_from_entity_df({f.name: dtype(f.type) for f in table.schema})
 
 
-def _tz_aware(table: pa.Table) -> pa.Table:
-    """Naive timestamp columns as UTC, as Feast's `coerce_tz_aware` does to the entity frame -- here in Arrow, so
-    that repos can set `coerce_tz_aware: false` and skip Feast's pandas copy (~9 ms per 100k entity rows)."""
+def _utc_datetimes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every datetime column in UTC, naive ones taken as UTC: what Feast's `coerce_tz_aware` does to the entity
+    frame, without its deep copy and per-value parsing (~9 ms per 100k rows); barstore's repos switch that off."""
+    utc = {}
+    for name, column in frame.items():
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            if str(column.dtype.tz) != "UTC":
+                utc[name] = column.dt.tz_convert("UTC")
+        elif pd.api.types.is_datetime64_dtype(column.dtype):
+            utc[name] = column.dt.tz_localize("UTC")
+    return frame.assign(**utc) if utc else frame
+
+
+def _naive_as_utc(table: pa.Table) -> pa.Table:
+    """A query's naive TIMESTAMP columns as UTC (its TIMESTAMPTZ columns already are: the connection's zone)."""
     for i, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is None:
             table = table.set_column(i, field.name, pc.assume_timezone(table[i], "UTC"))
@@ -94,7 +106,7 @@ class WarehouseOfflineStore(OfflineStore):
         if kwargs.get("filter_by_created_timestamp"):
             raise NotImplementedError("filter_by_created_timestamp is not supported by WarehouseOfflineStore")
         warehouse = warehouse_path(config)
-        table = _tz_aware(_entity_table(warehouse, entity_df))
+        table = _entity_table(warehouse, entity_df)
         event_column = _event_column(table)
         joins = view_joins(feature_views, feature_refs, full_feature_names)
         needed = {entity for join in joins for _, entity in join.keys} | {event_column}
