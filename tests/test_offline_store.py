@@ -18,6 +18,7 @@ from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, File
 from feast.types import Float64, Int64  # noqa: E402
 from feast.value_type import ValueType  # noqa: E402
 
+from barstore.errors import BarstoreError  # noqa: E402
 from barstore.feast_warehouse import WarehouseSource  # noqa: E402
 from barstore.warehouse import connect  # noqa: E402
 
@@ -168,6 +169,14 @@ def test_entity_times_in_any_zone_as_with_feast_coercion(stores):
         same_instants = historical(stores["ours"], aware, ["bars:a", "revised:c"], False)
         assert ours["a"].equals(same_instants["a"]) and ours["c"].equals(same_instants["c"])
     assert ours["a"].notna().sum() > 20
+
+
+def test_entity_column_named_like_a_feature_is_refused(stores):
+    entities = stores["entities"].head(10).assign(a=1.0)
+    with pytest.raises(BarstoreError, match="entity_df has column.s. a, also the name of requested feature"):
+        historical(stores["ours"], entities, ["bars:a", "revised:c"], False)
+    full = historical(stores["ours"], entities, ["bars:a", "revised:c"], True)  # bars__a: no clash
+    assert list(full.columns)[-3:] == ["a", "bars__a", "revised__c"]
 
 
 def test_feature_service_matches_builtin(stores):

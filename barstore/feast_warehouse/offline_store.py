@@ -113,6 +113,11 @@ class WarehouseOfflineStore(OfflineStore):
         missing = needed - set(table.column_names)
         if missing:
             raise FeastEntityDFMissingColumnsError(needed, missing)
+        clashes = sorted({output for join in joins for _, output in join.features} & set(table.column_names))
+        if clashes:  # the built-in store fails on the duplicate too; a frame with two `a` columns is a trap
+            raise BarstoreError(
+                f"entity_df has column(s) {', '.join(clashes)}, also the name of requested feature(s): rename them "
+                "in entity_df or ask for full_feature_names=True")
         table = _utc_event_times(table, event_column)
         bounds = pc.min_max(table[event_column])
         lowest, highest = bounds["min"].as_py(), bounds["max"].as_py()  # None without entity rows
