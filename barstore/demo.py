@@ -291,31 +291,38 @@ def latest_daily_bars(run: DemoRun, tables: set[str], per_symbol: int = 2) -> Ta
     return grid
 
 
-def latest_daily_features(run: DemoRun, tables: set[str]) -> Table | None:
-    """A few daily features of each symbol's last complete day (indicators and the volume profile)."""
+def latest_daily_features(run: DemoRun, tables: set[str]) -> list[Table]:
+    """Each symbol's last complete day: its indicators, and its 30-day volume profile (two tables, so that both
+    fit a 120-column terminal)."""
     if "features_1d" not in tables:
-        return None
-    profile = "volume_profile_1d" in tables
-    shown = ["symbol", "ts", "close", "rsi_14", "macd", "atr_14", "bb_pctb_20", "ma_50", "cvd"]
-    shown += ["poc", "vah", "val"] if profile else []
-    join = "LEFT JOIN volume_profile_1d p USING (symbol, ts)" if profile else ""
-    rows = run.con.execute(
-        f"SELECT {', '.join(shown)} FROM features_1d f {join} "
-        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) = 1 ORDER BY symbol"
-    ).fetchall()
-    grid = Table(title="latest daily features (features_1d, volume_profile_1d)", title_justify="left")
-    for c in shown:
-        grid.add_column(c, justify="left" if c in ("symbol", "ts") else "right")
-    for row in rows:
-        grid.add_row(*(_cell(c, v) for c, v in zip(shown, row)))
-    return grid
+        return []
+    parts = [("latest daily indicators (features_1d)", ["rsi_14", "macd", "atr_14", "bb_pctb_20", "ma_50", "cvd"], "")]
+    if "volume_profile_1d" in tables:
+        parts.append(("latest 30-day volume profile (volume_profile_1d)", ["poc", "vah", "val", "close_vs_poc"],
+                      "JOIN volume_profile_1d p USING (symbol, ts)"))
+    grids = []
+    for title, features, join in parts:
+        columns = ["symbol", "trading_day", "close", *features]
+        rows = run.con.execute(
+            f"SELECT f.symbol, f.trading_day, f.close, {', '.join(features)} FROM features_1d f {join} "
+            "QUALIFY row_number() OVER (PARTITION BY f.symbol ORDER BY f.ts DESC) = 1 ORDER BY 1"
+        ).fetchall()
+        grid = Table(title=title, title_justify="left")
+        for c in columns:
+            grid.add_column(c, justify="left" if c in ("symbol", "trading_day") else "right")
+        for row in rows:
+            grid.add_row(*(_cell(c, v) for c, v in zip(columns, row)))
+        grids.append(grid)
+    return grids
 
 
 def _cell(column: str, value) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:,.0f}" if column in ("volume", "cvd") else f"{value:.2f}"
+        if column in ("volume", "cvd"):
+            return f"{value:,.0f}"
+        return f"{value:.4f}" if column.startswith("close_vs_") else f"{value:.2f}"
     if hasattr(value, "hour"):
         return value.strftime("%Y-%m-%d %H:%M")
     if hasattr(value, "strftime"):
@@ -334,7 +341,7 @@ def summarise(run: DemoRun, seconds: float) -> None:
     console.print(f"warehouse: {run.ws.warehouse}", soft_wrap=True)
     tables = _main_tables(run)
     console.print(row_counts(run, tables))
-    for table in (latest_daily_bars(run, tables), latest_daily_features(run, tables)):
+    for table in (latest_daily_bars(run, tables), *latest_daily_features(run, tables)):
         if table is not None:
             console.print(table)
     console.print(f"total time: {seconds:.1f} s")
