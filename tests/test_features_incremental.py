@@ -35,6 +35,9 @@ CASES = {
     # ~10 days of 3 perpetuals: 1m reads start 8 blocks back from the new bars, far from row 0
     "one new minute": (_binance, BINANCE_1M, BINANCE_OPTS,
                        ("2025-05-20 00:00", "2025-05-30 13:37"), ("2025-05-30 13:37", "2025-05-30 13:38")),
+    # late in the UTC day: the session (1,430 minutes back) reaches further than the EMA blocks (<= 1,407 rows)
+    "one new minute at 23:50": (_binance, BINANCE_1M, BINANCE_OPTS,
+                                ("2025-05-20 00:00", "2025-05-30 23:50"), ("2025-05-30 23:50", "2025-05-30 23:51")),
     "a day": (_binance, BINANCE_1M, BINANCE_OPTS,
               ("2025-05-20 00:00", "2025-05-29 10:00"), ("2025-05-29 10:00", "2025-05-30 13:38")),
     # data stops mid-day and resumes 2 days later: the old day's 1d bar and 12:00 hour become complete only now

@@ -5,9 +5,10 @@
 -- partition_column: symbol
 -- lookback: 0 seconds
 -- Only complete bars enter (a forming bar is never a feature input). n is the bar's absolute row number in its
--- series; incremental builds read from 8 blocks of 256 rows before the block holding `since`, which covers
--- the EMA carry (ema_blocks: 6 blocks of 128 rows), the 50-bar windows and a whole trading session (<= 1440
--- one-minute bars). The EMAs sum scaled integers (exact, see sql/macros/ema.sql), measured against the
+-- series; incremental builds read from the 128-row block boundary at or before the earliest of: 10 blocks
+-- before the block holding `since` (the EMA carry of ema_blocks is 5 blocks, and the MACD signal smooths
+-- values that carry 5 more), the first bar of the trading session of the last bar before `since` (session
+-- sums), and 49 bars before `since` (50-bar windows). The EMAs sum scaled integers (exact, see sql/macros/ema.sql), measured against the
 -- close (CVD: an absolute quantum), so their values do not depend on which other series share the build.
 -- Rolling means are exact fixed-point sums (sql/macros/exact_sums.sql) and rolling standard deviations
 -- reduce ordered lists: DuckDB's windowed avg()/stddev() round differently depending on which other
@@ -33,18 +34,28 @@ bar_delta AS (
     FROM bars
 ),
 read_from AS (
-    -- per series: rows before `since`, the block-aligned first row to read, and the CVD before it
-    SELECT w.symbol, f.timeframe, w.since, count(b.ts) AS n_before, max(b.ts, 2304) AS newest_first
+    -- per series: rows before `since`, and the newest 2304 of them (>= 1567 needed: see read_start)
+    SELECT w.symbol, f.timeframe, w.since, count(b.ts) AS n_before,
+           max({'ts': b.ts, 'day': b.trading_day}, 2304) AS newest_first
     FROM build_window AS w
     CROSS JOIN (VALUES ('1m'), ('1h'), ('1d')) AS f(timeframe)
     LEFT JOIN bars AS b ON b.symbol = w.symbol AND b.timeframe = f.timeframe AND b.ts < w.since
     GROUP BY ALL
 ),
 read_start AS (
+    -- the block boundary at or before the earliest row needed (header); the last session before `since` has
+    -- at most 1440 bars (one-minute bars of a 24-hour session), so start_n >= n_before - 1567
     SELECT
         symbol, timeframe, start_n,
-        CASE WHEN start_n = 0 THEN '-infinity'::TIMESTAMPTZ ELSE newest_first[n_before - start_n] END AS start_ts
-    FROM (SELECT *, greatest(0, (n_before // 256 - 8) * 256) AS start_n FROM read_from)
+        CASE WHEN start_n = 0 THEN '-infinity'::TIMESTAMPTZ ELSE newest_first[n_before - start_n].ts END AS start_ts
+    FROM (
+        SELECT *, greatest(0, least(
+            (n_before // 128 - 10) * 128,
+            n_before - length(list_filter(newest_first, lambda x: x.day = newest_first[1].day)),
+            n_before - 49
+        ) // 128 * 128) AS start_n
+        FROM read_from
+    )
 ),
 cvd_before AS (
     SELECT r.symbol, r.timeframe, coalesce(sum(b.delta), 0) AS cvd0
