@@ -85,12 +85,12 @@ def _print_rows(console, columns: list[str], rows: list[tuple], total: int) -> N
     from rich.table import Table
 
     cells = [tuple(map(_cell, row)) for row in rows]
-    table = Table(*columns)
-    for row in cells:
-        table.add_row(*row)
     # each column needs its natural width, up to READABLE_WIDTH, plus 3 characters of border and padding
     natural = [max([len(name), *(len(row[j]) for row in cells)]) for j, name in enumerate(columns)]
     if sum(min(w, READABLE_WIDTH) + 3 for w in natural) + 1 <= console.width:
+        table = Table(*columns)
+        for row in cells:
+            table.add_row(*row)
         console.print(table)
     else:
         for k, row in enumerate(cells, start=1):

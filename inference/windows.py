@@ -20,7 +20,7 @@ from barstore.errors import BarstoreError
 from barstore.specs import MODELS, ModelSpec
 from training.retrieval import aligned_matrix
 from training.spine import step_spine
-from training.windows import window_ends
+from training.windows import why_no_window, window_ends
 
 
 @dataclass
@@ -50,27 +50,6 @@ def latest_windows(store, con, spec: ModelSpec, as_of: datetime | None = None,
         else:
             missing[name] = why_no_window(matrix, row, spec.steps, int(starts[row]))
     return windows, missing
-
-
-def why_no_window(matrix, row: int, steps: int, first_row: int) -> str:
-    """Why no window of `steps` rows ends at `row` (the checks of training.windows.window_ends, in its order)."""
-    if row - first_row + 1 < steps:
-        return f"only {row - first_row + 1} of {steps} steps"
-    lo = row - steps + 1
-
-    def at(i: int) -> str:
-        return np.datetime_as_string(matrix.times[i], unit="m") + "Z"
-
-    breaks = np.flatnonzero(matrix.break_before[lo + 1 : row + 1])
-    if len(breaks):
-        last = lo + 1 + int(breaks[-1])
-        return f"a gap longer than the calendar allows before the step at {at(last)}"
-    nan_rows, nan_cols = np.nonzero(np.isnan(matrix.values[lo : row + 1]))
-    if len(nan_rows) == 0:
-        return "no rule drops this window"  # not reached for a dropped window
-    last = int(nan_rows.max())
-    columns = sorted({matrix.columns[c] for r, c in zip(nan_rows, nan_cols) if r == last})
-    return f"missing {', '.join(columns)} at the step at {at(lo + last)}"
 
 
 def materialize_windows(store, con, as_of: datetime | None = None, models: list[str] | None = None) -> dict:

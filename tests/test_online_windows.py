@@ -143,8 +143,7 @@ def test_redis_online_store_serves_the_same_windows(fs, redis_url, monkeypatch):
 def test_why_a_symbol_has_no_window():
     """materialize names each symbol without a window and why: too few steps, a gap, or which values are missing
     at which step (the latest such step)."""
-    from inference.windows import why_no_window
-    from training.windows import AlignedMatrix
+    from training.windows import AlignedMatrix, why_no_window
 
     n, steps = 30, 5
     values = np.ones((n, 2))

@@ -87,3 +87,25 @@ def window_ends(matrix: AlignedMatrix, steps: int, labels: np.ndarray | None = N
     }
     keep = candidates & ~gap & ~missing & ~no_label
     return WindowIndex(ends=idx[keep], dropped=dropped)
+
+
+def why_no_window(matrix: AlignedMatrix, row: int, steps: int, first_row: int) -> str:
+    """Why no window of `steps` rows ends at `row` of a symbol starting at `first_row`: the rules of window_ends,
+    in its order, said for one row (the latest gap or missing values, with their step's time)."""
+    if row - first_row + 1 < steps:
+        return f"only {row - first_row + 1} of {steps} steps"
+    lo = row - steps + 1
+
+    def at(i: int) -> str:
+        return np.datetime_as_string(matrix.times[i], unit="m") + "Z"
+
+    breaks = np.flatnonzero(matrix.break_before[lo + 1 : row + 1])
+    if len(breaks):
+        last = lo + 1 + int(breaks[-1])
+        return f"a gap longer than the calendar allows before the step at {at(last)}"
+    nan_rows, nan_cols = np.nonzero(np.isnan(matrix.values[lo : row + 1]))
+    if len(nan_rows) == 0:
+        return "no rule drops this window"  # not reached for a dropped window
+    last = int(nan_rows.max())
+    columns = sorted({matrix.columns[c] for r, c in zip(nan_rows, nan_cols) if r == last})
+    return f"missing {', '.join(columns)} at the step at {at(lo + last)}"

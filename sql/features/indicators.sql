@@ -8,8 +8,9 @@
 -- series; incremental builds read from the 128-row block boundary at or before the earliest of: 10 blocks
 -- before the block holding `since` (the EMA carry of ema_blocks is 5 blocks, and the MACD signal smooths
 -- values that carry 5 more), the first bar of the trading session of the last bar before `since` (session
--- sums), and 49 bars before `since` (50-bar windows). The EMAs sum scaled integers (exact, see sql/macros/ema.sql), measured against the
--- close (CVD: an absolute quantum), so their values do not depend on which other series share the build.
+-- sums), and 49 bars before `since` (50-bar windows). The EMAs sum scaled integers (exact, see
+-- sql/macros/ema.sql), measured against the close (CVD: an absolute quantum), so their values do not depend
+-- on which other series share the build.
 -- Rolling means are exact fixed-point sums (sql/macros/exact_sums.sql) and rolling standard deviations
 -- reduce ordered lists: DuckDB's windowed avg()/stddev() round differently depending on which other
 -- partitions share their segment tree; integer sums and lists do not.
