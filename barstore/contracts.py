@@ -19,14 +19,22 @@ import duckdb
 from .errors import BarstoreError
 
 MONTH_CODES = {
-    "F": 1, "G": 2, "H": 3, "J": 4, "K": 5, "M": 6,
-    "N": 7, "Q": 8, "U": 9, "V": 10, "X": 11, "Z": 12,
+    "F": 1,
+    "G": 2,
+    "H": 3,
+    "J": 4,
+    "K": 5,
+    "M": 6,
+    "N": 7,
+    "Q": 8,
+    "U": 9,
+    "V": 10,
+    "X": 11,
+    "Z": 12,
 }
 
 # root, optional '.' or blank, month letter, 2- or 4-digit year: ENQ.H24, ESZ2024, NQM24, ENQ H24
-_CODE = re.compile(
-    rf"^(?P<root>[A-Z0-9]+?)[.\s]?(?P<month>[{''.join(MONTH_CODES)}])(?P<year>\d{{4}}|\d{{2}})$"
-)
+_CODE = re.compile(rf"^(?P<root>[A-Z0-9]+?)[.\s]?(?P<month>[{''.join(MONTH_CODES)}])(?P<year>\d{{4}}|\d{{2}})$")
 
 # Two-digit years from 70 are 19xx: the oldest stored futures histories start in the 1980s-90s.
 _CENTURY_PIVOT = 70
@@ -34,8 +42,8 @@ _CENTURY_PIVOT = 70
 
 @dataclass(frozen=True)
 class ContractCode:
-    code: str   # as given, stripped: the symbol its bars are stored under
-    root: str   # product prefix of the code (ENQ in ENQ.H24); not necessarily the --root chosen
+    code: str  # as given, stripped: the symbol its bars are stored under
+    root: str  # product prefix of the code (ENQ in ENQ.H24); not necessarily the --root chosen
     month: int
     year: int
 
@@ -72,9 +80,7 @@ def parse_contract(code: str) -> ContractCode:
 
 
 def _existing_symbol(con: duckdb.DuckDBPyConnection, symbol: str):
-    return con.execute(
-        "SELECT calendar, root FROM raw.symbols WHERE symbol = ?", [symbol]
-    ).fetchone()
+    return con.execute("SELECT calendar, root FROM raw.symbols WHERE symbol = ?", [symbol]).fetchone()
 
 
 def _check_root(con: duckdb.DuckDBPyConnection, contract: str, root: str, calendar: str) -> None:

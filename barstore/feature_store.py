@@ -38,7 +38,11 @@ def apply(ws: Workspace, online: str = "sqlite") -> list[str]:
     spec = importlib.util.spec_from_file_location("barstore_feature_repo", repo_dir(ws) / "definitions.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    objects = [module.symbol, *module.feature_views.values(), *module.window_views.values(),
-               *module.feature_services.values()]
+    objects = [
+        module.symbol,
+        *module.feature_views.values(),
+        *module.window_views.values(),
+        *module.feature_services.values(),
+    ]
     store.apply(objects)
     return [o.name for o in objects]

@@ -1,19 +1,26 @@
-"""Where a workspace keeps its state: one home folder (--home, $BARSTORE_HOME, ./.barstore)."""
+"""Where a workspace keeps its state: one home folder (--home, $BARSTORE_HOME, ./.barstore).
+
+A workspace also knows its project (the SQL models, feature_repo/, expectations/), found when first needed
+(barstore.project): commands that only touch the warehouse work anywhere."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-# The repository root: sql/, feature_repo/, expectations/ live beside the package.
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from .project import find_project_dir
 
 
 @dataclass(frozen=True)
 class Workspace:
     home: Path
-    project_dir: Path = PROJECT_DIR
+    project: str | None = None  # --project-dir, if given
+
+    @cached_property
+    def project_dir(self) -> Path:
+        return find_project_dir(self.project)
 
     @property
     def warehouse(self) -> Path:
@@ -34,8 +41,8 @@ class Workspace:
         return self.home / "reports"
 
 
-def resolve_home(home: str | os.PathLike | None = None) -> Workspace:
+def resolve_home(home: str | os.PathLike | None = None, project: str | os.PathLike | None = None) -> Workspace:
     chosen = home or os.environ.get("BARSTORE_HOME") or ".barstore"
     path = Path(chosen).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
-    return Workspace(home=path)
+    return Workspace(home=path, project=str(project) if project else None)

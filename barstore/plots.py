@@ -16,17 +16,26 @@ def daily_features_chart(con: duckdb.DuckDBPyConnection, symbol: str, out: Path,
     matplotlib.use("Agg")  # no screen here; write files only
     import matplotlib.pyplot as plt
 
-    daily = con.execute(
-        "SELECT f.ts_close, f.close, f.ma_20, f.ma_50, f.rsi_14, p.poc, p.vah, p.val "
-        "FROM features_1d f LEFT JOIN volume_profile_1d p USING (symbol, ts) "
-        "WHERE f.symbol = ? ORDER BY f.ts DESC LIMIT ?", [symbol, days]).df().iloc[::-1]
+    daily = (
+        con.execute(
+            "SELECT f.ts_close, f.close, f.ma_20, f.ma_50, f.rsi_14, p.poc, p.vah, p.val "
+            "FROM features_1d f LEFT JOIN volume_profile_1d p USING (symbol, ts) "
+            "WHERE f.symbol = ? ORDER BY f.ts DESC LIMIT ?",
+            [symbol, days],
+        )
+        .df()
+        .iloc[::-1]
+    )
     hourly = con.execute(
         "SELECT ts_close, cvd, cvd_ema_20 FROM features_1h WHERE symbol = ? AND ts_close >= ? ORDER BY ts",
-        [symbol, daily.ts_close.min()]).df()
-    fig, (price, rsi, cvd) = plt.subplots(3, 1, figsize=(11, 8), sharex=True,
-                                          gridspec_kw={"height_ratios": [3, 1, 1.2]})
-    price.fill_between(daily.ts_close, daily.val, daily.vah, color="tab:orange", alpha=0.15,
-                       label="30-day value area (70%)")
+        [symbol, daily.ts_close.min()],
+    ).df()
+    fig, (price, rsi, cvd) = plt.subplots(
+        3, 1, figsize=(11, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1.2]}
+    )
+    price.fill_between(
+        daily.ts_close, daily.val, daily.vah, color="tab:orange", alpha=0.15, label="30-day value area (70%)"
+    )
     price.plot(daily.ts_close, daily.poc, color="tab:orange", lw=1, label="POC")
     price.plot(daily.ts_close, daily.close, color="black", lw=1.2, label="close")
     price.plot(daily.ts_close, daily.ma_20, color="tab:blue", lw=1, label="MA 20")

@@ -17,8 +17,9 @@ READABLE_WIDTH = 10  # a table column narrower than this (or than its text) is s
 COPY_OPTIONS = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json, ARRAY true", "parquet": "FORMAT parquet"}
 
 
-def run_query(warehouse_path: Path, query: str, fmt: str, output: Path | None = None,
-              max_rows: int = MAX_TABLE_ROWS) -> None:
+def run_query(
+    warehouse_path: Path, query: str, fmt: str, output: Path | None = None, max_rows: int = MAX_TABLE_ROWS
+) -> None:
     if fmt not in ("table", *COPY_OPTIONS):
         raise BarstoreError(f"unknown format {fmt!r}; use table, csv, json or parquet")
     if fmt == "parquet" and output is None:

@@ -10,22 +10,53 @@ from dataclasses import dataclass
 
 BAR_FEATURES = ("open", "high", "low", "close", "volume")
 INDICATORS = (
-    "log_return", "rsi_14", "macd", "macd_signal", "macd_hist", "atr_14", "bb_pctb_20", "ma_20", "ma_50",
-    "cvd", "cvd_session", "cvd_ema_20", "vwap_session", "close_vs_vwap", "volume_z_20",
+    "log_return",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "atr_14",
+    "bb_pctb_20",
+    "ma_20",
+    "ma_50",
+    "cvd",
+    "cvd_session",
+    "cvd_ema_20",
+    "vwap_session",
+    "close_vs_vwap",
+    "volume_z_20",
 )
 DAILY_CONTEXT = ("rsi_14", "macd", "atr_14", "bb_pctb_20", "ma_20", "ma_50")
 PROFILE = ("poc", "vah", "val", "close_vs_poc", "close_vs_vah", "close_vs_val")
 
 # The 26 long-term inputs, in the order of ../shared/DESIGN.md (sql/features/longterm_inputs.sql).
 LONGTERM_INPUTS = (
-    "d_open", "d_high", "d_low", "d_close", "d_volume",
-    "close_vs_poc", "close_vs_vah", "close_vs_val",
-    "h4_open", "h4_high", "h4_low", "h4_close", "h4_volume",
-    "h1_open", "h1_high", "h1_low", "h1_close", "h1_volume",
-    "h1_cvd", "h1_cvd_ema_20",
-    "rsi_14", "macd", "atr_14",
+    "d_open",
+    "d_high",
+    "d_low",
+    "d_close",
+    "d_volume",
+    "close_vs_poc",
+    "close_vs_vah",
+    "close_vs_val",
+    "h4_open",
+    "h4_high",
+    "h4_low",
+    "h4_close",
+    "h4_volume",
+    "h1_open",
+    "h1_high",
+    "h1_low",
+    "h1_close",
+    "h1_volume",
+    "h1_cvd",
+    "h1_cvd_ema_20",
+    "rsi_14",
+    "macd",
+    "atr_14",
     "bb_pctb_20",
-    "ma_20", "ma_50",
+    "ma_20",
+    "ma_50",
 )
 
 
@@ -44,8 +75,8 @@ class Horizon:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    timeframe: str                               # the step: every bar close of this timeframe
-    steps: int                                   # window length
+    timeframe: str  # the step: every bar close of this timeframe
+    steps: int  # window length
     horizon: Horizon
     inputs: tuple[tuple[str, tuple[str, ...]], ...]  # (feature view, features), in window column order
     role: str
@@ -89,19 +120,27 @@ MINUTE_INPUTS = (("features_1m", BAR_FEATURES + INDICATORS),)
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("seq300_minute", "1m", 300, Horizon(bars=60), MINUTE_INPUTS,
-                  "ultra-short term: breakouts, news reactions"),
-        ModelSpec("seq500_minute", "1m", 500, Horizon(trading_days=1), MINUTE_INPUTS, "multi-day momentum"),
-        ModelSpec("seq800_minute", "1m", 800, Horizon(trading_days=3), MINUTE_INPUTS,
-                  "pattern recognition over days"),
         ModelSpec(
-            "seq500_hourly", "1h", 500, Horizon(trading_days=5),
-            (("features_1h", BAR_FEATURES + INDICATORS), ("features_4h", BAR_FEATURES),
-             ("features_1d", DAILY_CONTEXT)),
+            "seq300_minute", "1m", 300, Horizon(bars=60), MINUTE_INPUTS, "ultra-short term: breakouts, news reactions"
+        ),
+        ModelSpec("seq500_minute", "1m", 500, Horizon(trading_days=1), MINUTE_INPUTS, "multi-day momentum"),
+        ModelSpec("seq800_minute", "1m", 800, Horizon(trading_days=3), MINUTE_INPUTS, "pattern recognition over days"),
+        ModelSpec(
+            "seq500_hourly",
+            "1h",
+            500,
+            Horizon(trading_days=5),
+            (("features_1h", BAR_FEATURES + INDICATORS), ("features_4h", BAR_FEATURES), ("features_1d", DAILY_CONTEXT)),
             "~3 months of context: position trading, trend strength",
         ),
-        ModelSpec("longterm_multitf", "1d", 365, Horizon(trading_days=5), (("longterm_inputs", LONGTERM_INPUTS),),
-                  "a year of context; 32-d trend embedding used as a filter"),
+        ModelSpec(
+            "longterm_multitf",
+            "1d",
+            365,
+            Horizon(trading_days=5),
+            (("longterm_inputs", LONGTERM_INPUTS),),
+            "a year of context; 32-d trend embedding used as a filter",
+        ),
     )
 }
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -136,7 +136,7 @@ def _raw_volume_shape(calendar: str, local_minute: np.ndarray, weekday: np.ndarr
     raise AssertionError(calendar)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shape_mean(calendar: str) -> float:
     """Mean of the raw shape over one full week, so the shape averages 1 whatever the run length."""
     grid = _session_grid(calendar, date(2024, 1, 1), 7)

@@ -19,6 +19,4 @@ def seconds(timeframe: str) -> int:
     except KeyError:
         from .errors import BarstoreError
 
-        raise BarstoreError(
-            f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}"
-        ) from None
+        raise BarstoreError(f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}") from None

@@ -102,13 +102,26 @@ CREATE TABLE IF NOT EXISTS meta.model_runs (
 
 CALENDARS = [
     # name, tz, assign_from, session_open, session_close, weekdays, description
-    ("crypto_24x7", "UTC", "0 hours", "0 hours", "24 hours", "1234567",
-     "UTC days, every day"),
-    ("us_rth", "America/New_York", "0 hours", "9 hours 30 minutes", "16 hours", "12345",
-     "US regular trading hours 09:30-16:00 New York, Mon-Fri"),
-    ("cme_globex", "America/New_York", "-7 hours", "-6 hours", "17 hours", "12345",
-     "CME Globex: 18:00 previous evening to 17:00 New York, labelled by the day it ends; "
-     "Sunday evening opens Monday"),
+    ("crypto_24x7", "UTC", "0 hours", "0 hours", "24 hours", "1234567", "UTC days, every day"),
+    (
+        "us_rth",
+        "America/New_York",
+        "0 hours",
+        "9 hours 30 minutes",
+        "16 hours",
+        "12345",
+        "US regular trading hours 09:30-16:00 New York, Mon-Fri",
+    ),
+    (
+        "cme_globex",
+        "America/New_York",
+        "-7 hours",
+        "-6 hours",
+        "17 hours",
+        "12345",
+        "CME Globex: 18:00 previous evening to 17:00 New York, labelled by the day it ends; "
+        "Sunday evening opens Monday",
+    ),
 ]
 
 
@@ -155,10 +168,30 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if not read_only:
         init_schema(con)
         # Feast retrieval in this process (barstore.feast_warehouse) reuses this connection
-        from .feast_warehouse.connection import share_connection
-
         share_connection(path, con)
     return con
+
+
+# Connections barstore holds read-write in this process, by file: DuckDB refuses a second connection with a
+# different configuration, so readers in the same process (Feast retrieval) take a cursor of these instead.
+_shared: dict[Path, duckdb.DuckDBPyConnection] = {}
+
+
+def share_connection(path: str | Path, con: duckdb.DuckDBPyConnection) -> None:
+    """Let readers in this process (Feast retrieval) run on `con`, this process's own connection to `path`."""
+    _shared[Path(path).resolve()] = con
+
+
+def shared_cursor(path: Path) -> duckdb.DuckDBPyConnection | None:
+    """A cursor of the connection shared for `path`, or None when there is none (or it was closed)."""
+    con = _shared.get(path)
+    if con is None:
+        return None
+    try:
+        return con.cursor()
+    except duckdb.ConnectionException:  # closed since it was shared
+        _shared.pop(path, None)
+        return None
 
 
 def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params=None, **relations):

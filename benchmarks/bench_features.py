@@ -23,12 +23,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from barstore.home import PROJECT_DIR  # noqa: E402
 from barstore.ingest import IngestOptions, ingest_files  # noqa: E402
-from barstore.models.project import load_project  # noqa: E402
-from barstore.models.runner import build_models  # noqa: E402
+from barstore.transform.project import load_project  # noqa: E402
+from barstore.transform.runner import build_models  # noqa: E402
 from barstore.warehouse import connect  # noqa: E402
-from benchmarks.common import BINANCE, machine, require_data, stopwatch  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    BINANCE,
+    PROJECT_DIR,  # noqa: E402
+    machine,
+    require_data,
+    stopwatch,
+)
 
 SQL = PROJECT_DIR / "sql"
 OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")
@@ -43,16 +48,16 @@ def indicator_frame(bars: pd.DataFrame) -> pd.DataFrame:
     """The indicators of one series (index = bar start, UTC), as barstore defines them."""
     import talib
 
-    h, l, c, v = (bars[k].to_numpy(float) for k in ("high", "low", "close", "volume"))
+    h, lo, c, v = (bars[k].to_numpy(float) for k in ("high", "low", "close", "volume"))
     out = pd.DataFrame(index=bars.index)
     out["rsi_14"] = talib.RSI(c, 14)
     out["macd"], out["macd_signal"], out["macd_hist"] = talib.MACD(c, 12, 26, 9)
-    out["atr_14"] = talib.ATR(h, l, c, 14)
+    out["atr_14"] = talib.ATR(h, lo, c, 14)
     upper, _, lower = talib.BBANDS(c, 20, 2, 2, 0)
     out["bb_pctb_20"] = (c - lower) / (upper - lower)
     out["ma_20"], out["ma_50"] = talib.SMA(c, 20), talib.SMA(c, 50)
     with np.errstate(invalid="ignore", divide="ignore"):
-        delta = pd.Series(np.where(h == l, 0.0, v * (2 * ((c - l) / (h - l)) - 1)), index=bars.index)
+        delta = pd.Series(np.where(h == lo, 0.0, v * (2 * ((c - lo) / (h - lo)) - 1)), index=bars.index)
     day = bars.index.floor("D")
     out["cvd"] = delta.cumsum()
     out["cvd_session"] = delta.groupby(day).cumsum()
@@ -71,8 +76,11 @@ def pandas_features(df: pd.DataFrame) -> dict[str, int]:
     rows = {"1m": 0, "1h": 0, "1d": 0}
     for _, g in df.groupby("symbol", sort=False):
         m = g.set_index("ts")[list(OHLCV)]
-        for tf, bars in (("1m", m), ("1h", m.resample("1h").agg(OHLCV).dropna()),
-                         ("1d", m.resample("1D").agg(OHLCV).dropna())):
+        for tf, bars in (
+            ("1m", m),
+            ("1h", m.resample("1h").agg(OHLCV).dropna()),
+            ("1d", m.resample("1D").agg(OHLCV).dropna()),
+        ):
             rows[tf] += len(indicator_frame(bars))
     return rows
 
@@ -106,8 +114,9 @@ def pandas_volume_profile(df: pd.DataFrame) -> int:
         k_lo = np.floor(np.log(g["low"].to_numpy()) / step).astype(np.int64)
         k_hi = np.floor(np.log(g["high"].to_numpy()) / step).astype(np.int64)
         n = k_hi - k_lo + 1
-        days, day_of_bar = np.unique(g["ts"].dt.tz_convert(None).to_numpy().astype("datetime64[D]"),
-                                     return_inverse=True)
+        days, day_of_bar = np.unique(
+            g["ts"].dt.tz_convert(None).to_numpy().astype("datetime64[D]"), return_inverse=True
+        )
         first, width = k_lo.min(), k_hi.max() - k_lo.min() + 1
         rep = np.repeat(np.arange(len(g)), n)  # one entry per (bar, bin it covers)
         cell = day_of_bar[rep] * width + k_lo[rep] - first + np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n)
@@ -119,7 +128,7 @@ def pandas_volume_profile(df: pd.DataFrame) -> int:
         closes = g.groupby(day_of_bar)["close"].last().to_numpy()
         for i in range(len(days) - WINDOW_DAYS + 1):
             held = np.flatnonzero(window_present[i])
-            dense = window_volume[i, held[0]:held[-1] + 1]
+            dense = window_volume[i, held[0] : held[-1] + 1]
             close_bin = int(np.floor(np.log(closes[i + WINDOW_DAYS - 1]) / step)) - first - held[0]
             top = np.flatnonzero(dense == dense.max())
             poc = int(top[np.lexsort((top, np.abs(top - close_bin)))[0]])
@@ -197,15 +206,23 @@ def main() -> None:
         print(f"| ratio SQL feature part / pandas (all) | {sql_features / pandas_all:.2f} |")
         # both sides with their resampling: pandas' is inside its indicator time
         sql_resample = sum(r.seconds for r in full if r.model == "resampled_bars")
-        print(f"| ratio SQL resampled_bars + feature part / pandas (all) | "
-              f"{(sql_resample + sql_features) / pandas_all:.2f} |")
+        print(
+            f"| ratio SQL resampled_bars + feature part / pandas (all) | "
+            f"{(sql_resample + sql_features) / pandas_all:.2f} |"
+        )
     inc_s = t["incremental build (+1 minute per symbol)"]
     print(f"| incremental build, +1 minute per symbol (whole DAG) | {inc_s:.2f} |")
     print(f"| ratio incremental / full (target < 5 %) | {100 * inc_s / t['full build (whole DAG)']:.1f} % |")
-    print("\nindicator rows: SQL " + ", ".join(f"{tf}={n:,}" for tf, n in out)
-          + " / pandas " + ", ".join(f"{tf}={n:,}" for tf, n in pandas_rows.items()))
-    print("incremental per model: " + ", ".join(f"{r.model} {r.mode} {r.seconds:.2f}s" for r in inc
-                                                if r.materialized != "view"))
+    print(
+        "\nindicator rows: SQL "
+        + ", ".join(f"{tf}={n:,}" for tf, n in out)
+        + " / pandas "
+        + ", ".join(f"{tf}={n:,}" for tf, n in pandas_rows.items())
+    )
+    print(
+        "incremental per model: "
+        + ", ".join(f"{r.model} {r.mode} {r.seconds:.2f}s" for r in inc if r.materialized != "view")
+    )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,16 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from barstore.home import PROJECT_DIR  # noqa: E402
 from barstore.ingest import IngestOptions, ingest_files  # noqa: E402
-from barstore.models.runner import build_models  # noqa: E402
+from barstore.transform.runner import build_models  # noqa: E402
 from barstore.warehouse import connect  # noqa: E402
-from benchmarks.common import BINANCE, machine, require_data, stopwatch  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    BINANCE,
+    PROJECT_DIR,  # noqa: E402
+    machine,
+    require_data,
+    stopwatch,
+)
 
 RESAMPLE_DAG = "staging/ contracts/ bars/"
 
@@ -60,7 +65,8 @@ def main() -> None:
     for r in results:
         print(f"    {r.model:24s} {r.seconds:7.3f} s  rows={r.rows}")
     print("  output bars: " + ", ".join(f"{tf}={n:,}" for tf, n in out))
-    print(f"  PK insert / unindexed insert: {t['insert into a PK-indexed copy'] / t['insert into an unindexed copy']:.1f}x")
+    ratio = t["insert into a PK-indexed copy"] / t["insert into an unindexed copy"]
+    print(f"  PK insert / unindexed insert: {ratio:.1f}x")
 
 
 if __name__ == "__main__":

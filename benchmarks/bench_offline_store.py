@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ from benchmarks.common import machine, stopwatch  # noqa: E402
 
 SYMBOLS, MINUTES, FEATURES = 18, 55_556, [f"f{i}" for i in range(10)]
 TTL_MINUTES = (2, 60, 1440)  # about one bar (barstore's minute views), 1 h, 24 h
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 YAML = """\
 project: bench
 provider: local
@@ -74,13 +74,27 @@ def repo(tmp: Path, name: str, offline_store: str, source_for) -> FeatureStore:
     store = FeatureStore(repo_path=str(path))
     symbol = Entity(name="symbol", join_keys=["symbol"], value_type=ValueType.STRING)
     views = [
-        *[FeatureView(name=f"all10_{ttl}m", entities=[symbol], ttl=timedelta(minutes=ttl),
-                      source=source_for(f"all10_{ttl}m"), schema=[Field(name=f, dtype=Float64) for f in FEATURES])
-          for ttl in TTL_MINUTES],
+        *[
+            FeatureView(
+                name=f"all10_{ttl}m",
+                entities=[symbol],
+                ttl=timedelta(minutes=ttl),
+                source=source_for(f"all10_{ttl}m"),
+                schema=[Field(name=f, dtype=Float64) for f in FEATURES],
+            )
+            for ttl in TTL_MINUTES
+        ],
         # three views over thirds of the columns: the 1M-row, 3-view case
-        *[FeatureView(name=f"part{k}", entities=[symbol], ttl=timedelta(hours=1), source=source_for(f"part{k}"),
-                      schema=[Field(name=f, dtype=Float64) for f in FEATURES[k * 3:k * 3 + 3]])
-          for k in range(3)],
+        *[
+            FeatureView(
+                name=f"part{k}",
+                entities=[symbol],
+                ttl=timedelta(hours=1),
+                source=source_for(f"part{k}"),
+                schema=[Field(name=f, dtype=Float64) for f in FEATURES[k * 3 : k * 3 + 3]],
+            )
+            for k in range(3)
+        ],
     ]
     store.apply([symbol, *views])
     return store
@@ -89,10 +103,12 @@ def repo(tmp: Path, name: str, offline_store: str, source_for) -> FeatureStore:
 def entity_frame(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     seconds = rng.integers(0, (MINUTES + 30) * 60, size=n) * 1_000_000 + rng.integers(0, 1_000_000, size=n)
-    return pd.DataFrame({
-        "symbol": np.char.add("S", np.char.zfill(rng.integers(0, SYMBOLS, size=n).astype(str), 2)),
-        "event_timestamp": pd.to_datetime(START) + pd.to_timedelta(seconds, unit="us"),
-    }).astype({"event_timestamp": "datetime64[us, UTC]"})  # the built-in store needs microseconds
+    return pd.DataFrame(
+        {
+            "symbol": np.char.add("S", np.char.zfill(rng.integers(0, SYMBOLS, size=n).astype(str), 2)),
+            "event_timestamp": pd.to_datetime(START) + pd.to_timedelta(seconds, unit="us"),
+        }
+    ).astype({"event_timestamp": "datetime64[us, UTC]"})  # the built-in store needs microseconds
 
 
 def main() -> None:
@@ -106,14 +122,23 @@ def main() -> None:
         tmp = Path(tmp_name)
         with stopwatch(t, "build 1M-row table"):
             warehouse = build_warehouse(tmp)
-        ours = repo(tmp, "ours", f"  type: barstore.feast_warehouse.WarehouseOfflineStore\n  warehouse: {warehouse}",
-                    lambda name: WarehouseSource(name=name, table="features_bench"))
-        builtin = repo(tmp, "builtin", "  type: duckdb",
-                       lambda name: FileSource(name=name, path=str(tmp / "features_bench.parquet"),
-                                               timestamp_field="ts_close"))
-        three = [f"part{k}:{f}" for k in range(3) for f in FEATURES[k * 3:k * 3 + 3]]
-        cases = [(n, 1, ttl) for ttl in TTL_MINUTES for n in (10_000, 100_000)] + \
-            [(1_000_000, 1, 60), (1_000_000, 3, 60)]  # (entity rows, views, ttl minutes)
+        ours = repo(
+            tmp,
+            "ours",
+            f"  type: barstore.feast_warehouse.WarehouseOfflineStore\n  warehouse: {warehouse}",
+            lambda name: WarehouseSource(name=name, table="features_bench"),
+        )
+        builtin = repo(
+            tmp,
+            "builtin",
+            "  type: duckdb",
+            lambda name: FileSource(name=name, path=str(tmp / "features_bench.parquet"), timestamp_field="ts_close"),
+        )
+        three = [f"part{k}:{f}" for k in range(3) for f in FEATURES[k * 3 : k * 3 + 3]]
+        cases = [(n, 1, ttl) for ttl in TTL_MINUTES for n in (10_000, 100_000)] + [
+            (1_000_000, 1, 60),
+            (1_000_000, 3, 60),
+        ]  # (entity rows, views, ttl minutes)
         for n, views, ttl in cases:
             entities = entity_frame(n, seed=n)
             refs = [f"all10_{ttl}m:{f}" for f in FEATURES] if views == 1 else three
@@ -134,25 +159,34 @@ def main() -> None:
     print("\nseconds:")
     for name, seconds in t.items():
         print(f"  {name:40s} {seconds:8.3f}")
-    lines = ["| entity rows | views x features | ttl | warehouse store (s) | built-in DuckDB store (s) | speed-up |",
-             "|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        "| entity rows | views x features | ttl | warehouse store (s) | built-in DuckDB store (s) | speed-up |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
     for n, views, ttl in cases:
         mine = t[case_name("ours", n, views, ttl)]
         theirs = t.get(case_name("built-in", n, views, ttl))
-        lines.append(f"| {n:,} | {views} x {len(FEATURES) // views} | {ttl} min | {mine:.3f} | "
-                     f"{f'{theirs:.1f}' if theirs else 'not run'} | {f'{theirs / mine:,.0f}x' if theirs else ''} |")
-    print("\nFor BENCHMARKS.md (" + machine() + "; 1M-row feature table, 18 symbols, "
-          "to_df(); ours best of 3, built-in once):\n")
+        lines.append(
+            f"| {n:,} | {views} x {len(FEATURES) // views} | {ttl} min | {mine:.3f} | "
+            f"{f'{theirs:.1f}' if theirs else 'not run'} | {f'{theirs / mine:,.0f}x' if theirs else ''} |"
+        )
+    print(
+        "\nFor BENCHMARKS.md (" + machine() + "; 1M-row feature table, 18 symbols, "
+        "to_df(); ours best of 3, built-in once):\n"
+    )
     print("\n".join(lines))
     for ttl in TTL_MINUTES:
         small, large = (t.get(case_name("built-in", n, 1, ttl)) for n in (10_000, 100_000))
         if small and large:
-            print(f"built-in store, ttl {ttl} min: 10k -> 100k entity rows took {large / small:.1f}x as long "
-                  "(the issue's figures: 12 s -> 179 s, 14.9x)")
+            print(
+                f"built-in store, ttl {ttl} min: 10k -> 100k entity rows took {large / small:.1f}x as long "
+                "(the issue's figures: 12 s -> 179 s, 14.9x)"
+            )
 
 
 def case_name(store: str, n: int, views: int, ttl: int) -> str:
     return f"{store} {n:>9,} rows, {views} view(s), ttl {ttl} min"
+
 
 if __name__ == "__main__":
     main()

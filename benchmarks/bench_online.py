@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from barstore.feature_store import apply, open_store  # noqa: E402
 from barstore.home import resolve_home  # noqa: E402
 from barstore.ingest import IngestOptions, ingest_files  # noqa: E402
-from barstore.models.runner import build_models  # noqa: E402
 from barstore.specs import MODELS  # noqa: E402
 from barstore.synthetic import write_demo_files  # noqa: E402
+from barstore.transform.runner import build_models  # noqa: E402
 from barstore.warehouse import connect  # noqa: E402
 from benchmarks.common import machine  # noqa: E402
 from inference import get_windows, materialize_windows  # noqa: E402
@@ -51,8 +51,11 @@ def redis_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     return proc, f"127.0.0.1:{port}"
 
@@ -64,8 +67,12 @@ def main() -> None:
         files = write_demo_files(Path(tmp) / "bars", days=460, n_symbols=1)
         con = connect(ws.warehouse)
         for f in files:
-            ingest_files(con, [f.path], IngestOptions(symbol=f.symbol, timeframe=f.timeframe, calendar=f.calendar),
-                         progress=False)
+            ingest_files(
+                con,
+                [f.path],
+                IngestOptions(symbol=f.symbol, timeframe=f.timeframe, calendar=f.calendar),
+                progress=False,
+            )
         build_models(con, ws.sql_dir, show=False)
         apply(ws)
         symbol = files[0].symbol

@@ -9,14 +9,17 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DATA = PROJECT_DIR.parent / "shared" / "data"
 BINANCE = DATA / "binance_usdm_perp_1min_2025-05_2025-06.parquet"
 
 
 def machine() -> str:
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{date.today()} · {platform.machine()} · {os.cpu_count()} cores · {mem_gib:.0f} GiB · "
-            f"Python {platform.python_version()}")
+    return (
+        f"{date.today()} · {platform.machine()} · {os.cpu_count()} cores · {mem_gib:.0f} GiB · "
+        f"Python {platform.python_version()}"
+    )
 
 
 @contextmanager

@@ -14,8 +14,12 @@ from feast.types import Array, Float64, Int64
 from barstore.feast_warehouse import WarehouseSource
 from barstore.specs import MODELS, VIEWS
 
-symbol = Entity(name="symbol", join_keys=["symbol"], value_type=ValueType.STRING,
-                description="instrument, e.g. BTCUSDT, ES, or a futures root's continuous series")
+symbol = Entity(
+    name="symbol",
+    join_keys=["symbol"],
+    value_type=ValueType.STRING,
+    description="instrument, e.g. BTCUSDT, ES, or a futures root's continuous series",
+)
 
 feature_views = {
     name: FeatureView(
@@ -38,10 +42,15 @@ window_views = {
         name=f"{spec.name}_window",
         entities=[symbol],
         ttl=timedelta(days=3650),
-        schema=[Field(name="window", dtype=Array(Float64)), Field(name="window_end_us", dtype=Int64),
-                Field(name="steps", dtype=Int64), Field(name="n_features", dtype=Int64)],
-        source=WarehouseSource(name=f"{spec.name}_window_source", table="meta.online_windows",
-                               timestamp_field="event_timestamp"),
+        schema=[
+            Field(name="window", dtype=Array(Float64)),
+            Field(name="window_end_us", dtype=Int64),
+            Field(name="steps", dtype=Int64),
+            Field(name="n_features", dtype=Int64),
+        ],
+        source=WarehouseSource(
+            name=f"{spec.name}_window_source", table="meta.online_windows", timestamp_field="event_timestamp"
+        ),
         online=True,
         tags={"model": spec.name},
     )

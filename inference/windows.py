@@ -10,7 +10,7 @@ the one the offline path builds for the same as-of time, bit for bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -18,20 +18,21 @@ import torch
 
 from barstore.errors import BarstoreError
 from barstore.specs import MODELS, ModelSpec
-from training.retrieval import aligned_matrix
-from training.spine import step_spine
-from training.windows import why_no_window, window_ends
+from barstore.windows.index import why_no_window, window_ends
+from barstore.windows.retrieval import aligned_matrix
+from barstore.windows.spine import step_spine
 
 
 @dataclass
 class LatestWindow:
     symbol: str
-    end: np.datetime64          # the window's last step (decision time), UTC
-    values: np.ndarray          # (steps, features) float64
+    end: np.datetime64  # the window's last step (decision time), UTC
+    values: np.ndarray  # (steps, features) float64
 
 
-def latest_windows(store, con, spec: ModelSpec, as_of: datetime | None = None,
-                   symbols: list[str] | None = None) -> tuple[list[LatestWindow], dict[str, str]]:
+def latest_windows(
+    store, con, spec: ModelSpec, as_of: datetime | None = None, symbols: list[str] | None = None
+) -> tuple[list[LatestWindow], dict[str, str]]:
     """Each symbol's window ending at its last step at or before `as_of`; and why other symbols have none."""
     spine = step_spine(con, spec, symbols=symbols, end=as_of, last=spec.steps)
     if spine.num_rows == 0:
@@ -59,14 +60,16 @@ def materialize_windows(store, con, as_of: datetime | None = None, models: list[
         spec = MODELS[name]
         windows, missing = latest_windows(store, con, spec, as_of)
         if windows:
-            frame = pd.DataFrame({
-                "symbol": [w.symbol for w in windows],
-                "window": [w.values.ravel().tolist() for w in windows],
-                "window_end_us": [int(w.end.astype("datetime64[us]").astype(np.int64)) for w in windows],
-                "steps": spec.steps,
-                "n_features": spec.n_features,
-                "event_timestamp": [pd.Timestamp(w.end, tz="UTC") for w in windows],
-            })
+            frame = pd.DataFrame(
+                {
+                    "symbol": [w.symbol for w in windows],
+                    "window": [w.values.ravel().tolist() for w in windows],
+                    "window_end_us": [int(w.end.astype("datetime64[us]").astype(np.int64)) for w in windows],
+                    "steps": spec.steps,
+                    "n_features": spec.n_features,
+                    "event_timestamp": [pd.Timestamp(w.end, tz="UTC") for w in windows],
+                }
+            )
             store.write_to_online_store(f"{name}_window", frame)
         report[name] = {"windows": len(windows), "without": missing}
     return report
@@ -81,8 +84,7 @@ def get_windows(store, symbol: str, models: list[str] | None = None) -> dict[str
     """Several models' windows for one symbol in one online lookup."""
     models = models or list(MODELS)
     refs = [f"{m}_window:{f}" for m in models for f in ("window", "steps", "n_features")]
-    response = store.get_online_features(features=refs, entity_rows=[{"symbol": symbol}],
-                                         full_feature_names=True)
+    response = store.get_online_features(features=refs, entity_rows=[{"symbol": symbol}], full_feature_names=True)
     # read the protobuf values directly: to_dict() would turn ~57k doubles into Python floats first
     proto = response.proto
     values = {name: result.values[0] for name, result in zip(proto.metadata.feature_names.val, proto.results)}
@@ -97,9 +99,10 @@ def get_windows(store, symbol: str, models: list[str] | None = None) -> dict[str
 
 
 def window_end(store, symbol: str, model: str) -> datetime:
-    row = store.get_online_features(features=[f"{model}_window:window_end_us"],
-                                    entity_rows=[{"symbol": symbol}]).to_dict()
-    return datetime.fromtimestamp(row["window_end_us"][0] / 1e6, tz=timezone.utc)
+    row = store.get_online_features(
+        features=[f"{model}_window:window_end_us"], entity_rows=[{"symbol": symbol}]
+    ).to_dict()
+    return datetime.fromtimestamp(row["window_end_us"][0] / 1e6, tz=UTC)
 
 
 def show_window(store, symbol: str, model: str) -> None:
@@ -112,8 +115,10 @@ def show_window(store, symbol: str, model: str) -> None:
         raise BarstoreError(f"unknown model {model!r}; the models are {', '.join(MODELS)}")
     values = get_window(store, symbol, model)
     console = Console()
-    console.print(f"{model} window of {symbol}: {tuple(values.shape)} float64, "
-                  f"last step closed at {window_end(store, symbol, model):%Y-%m-%d %H:%M} UTC")
+    console.print(
+        f"{model} window of {symbol}: {tuple(values.shape)} float64, "
+        f"last step closed at {window_end(store, symbol, model):%Y-%m-%d %H:%M} UTC"
+    )
     grid = Table(title="last 3 steps (raw values; models normalise them)", title_justify="left")
     grid.add_column("feature")
     for k in range(3, 0, -1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 
 import pyarrow as pa
@@ -65,14 +66,20 @@ def minute_bars():
 
     Bar i: open 100+i, high open+2, low open-1, close open+1, volume 10+i; `ts(datetime)` renders
     the timestamp (default ISO with +00:00)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     def make(n: int, start: datetime | None = None, step_seconds: int = 60, ts=None) -> list[dict]:
-        start = start or datetime(2024, 1, 2, 14, 30, tzinfo=timezone.utc)
+        start = start or datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
         render = ts or (lambda d: d.isoformat(sep=" "))
         return [
-            {"ts": render(start + timedelta(seconds=i * step_seconds)), "open": 100.0 + i,
-             "high": 102.0 + i, "low": 99.0 + i, "close": 101.0 + i, "volume": 10.0 + i}
+            {
+                "ts": render(start + timedelta(seconds=i * step_seconds)),
+                "open": 100.0 + i,
+                "high": 102.0 + i,
+                "low": 99.0 + i,
+                "close": 101.0 + i,
+                "volume": 10.0 + i,
+            }
             for i in range(n)
         ]
 

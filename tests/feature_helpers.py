@@ -7,14 +7,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 
-from barstore.home import PROJECT_DIR
 from barstore.ingest import IngestOptions, ingest_files
-from barstore.models.runner import build_models
+from barstore.transform.runner import build_models
 from barstore.warehouse import connect
 
-from .data_paths import DATA
+from .data_paths import DATA, PROJECT_DIR
 
 SQL = PROJECT_DIR / "sql"
 NY = "America/New_York"
@@ -28,8 +26,23 @@ LEAN_OPTS = IngestOptions(timeframe="1d", tz=NY, calendar="us_rth")
 BTC_OPTS = IngestOptions(symbol="BTCUSDT", timeframe="1h", calendar="crypto_24x7")
 BINANCE_OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")
 
-FEATURES = ["rsi_14", "macd", "macd_signal", "macd_hist", "atr_14", "bb_pctb_20", "ma_20", "ma_50", "cvd",
-            "cvd_session", "cvd_ema_20", "vwap_session", "close_vs_vwap", "log_return", "volume_z_20"]
+FEATURES = [
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "atr_14",
+    "bb_pctb_20",
+    "ma_20",
+    "ma_50",
+    "cvd",
+    "cvd_session",
+    "cvd_ema_20",
+    "vwap_session",
+    "close_vs_vwap",
+    "log_return",
+    "volume_z_20",
+]
 
 
 def warehouse(path: Path, ingests: list[tuple[Path, IngestOptions]]) -> duckdb.DuckDBPyConnection:
@@ -56,9 +69,7 @@ def write_slice(src: Path, dst: Path, where: str, ts_column: str = "ts_utc") -> 
 
 
 def features(con, timeframe: str, symbol: str) -> pd.DataFrame:
-    return con.execute(
-        f"SELECT * FROM features_{timeframe} WHERE symbol = ? ORDER BY ts", [symbol]
-    ).df()
+    return con.execute(f"SELECT * FROM features_{timeframe} WHERE symbol = ? ORDER BY ts", [symbol]).df()
 
 
 def rows_differing(con, other_db: Path, table: str, where: str = "true") -> tuple[int, int]:
@@ -102,9 +113,9 @@ def column_differences(con, other_db: Path, where: str = "true") -> dict[str, st
 
 
 def bar_delta(df: pd.DataFrame) -> np.ndarray:
-    h, l, c, v = (df[k].to_numpy(float) for k in ("high", "low", "close", "volume"))
+    h, lo, c, v = (df[k].to_numpy(float) for k in ("high", "low", "close", "volume"))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(h == l, 0.0, v * (2 * ((c - l) / (h - l)) - 1))
+        return np.where(h == lo, 0.0, v * (2 * ((c - lo) / (h - lo)) - 1))
 
 
 def exact_window_stats(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +125,8 @@ def exact_window_stats(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarr
     if len(x) >= window:
         w = np.lib.stride_tricks.sliding_window_view(x, window)
         m = w.mean(axis=1)
-        mean[window - 1:] = m
-        std[window - 1:] = np.sqrt(((w - m[:, None]) ** 2).mean(axis=1))
+        mean[window - 1 :] = m
+        std[window - 1 :] = np.sqrt(((w - m[:, None]) ** 2).mean(axis=1))
     return mean, std
 
 
@@ -163,6 +174,20 @@ def real_file(name: str) -> Path:
 
 
 # First row (bar_number) with a value, as TA-Lib's lookback defines it.
-FIRST_VALID = {"rsi_14": 14, "macd": 33, "macd_signal": 33, "macd_hist": 33, "atr_14": 14, "bb_pctb_20": 19,
-               "ma_20": 19, "ma_50": 49, "cvd": 0, "cvd_session": 0, "cvd_ema_20": 19, "vwap_session": 0,
-               "close_vs_vwap": 0, "log_return": 1, "volume_z_20": 19}
+FIRST_VALID = {
+    "rsi_14": 14,
+    "macd": 33,
+    "macd_signal": 33,
+    "macd_hist": 33,
+    "atr_14": 14,
+    "bb_pctb_20": 19,
+    "ma_20": 19,
+    "ma_50": 49,
+    "cvd": 0,
+    "cvd_session": 0,
+    "cvd_ema_20": 19,
+    "vwap_session": 0,
+    "close_vs_vwap": 0,
+    "log_return": 1,
+    "volume_z_20": 19,
+}

@@ -1,10 +1,10 @@
 """The ingest call most ingest tests make: crypto calendar unless told, no progress bar."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from barstore.ingest import IngestOptions, ingest_files
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 

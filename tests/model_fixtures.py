@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-T0 = datetime(2024, 1, 2, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 2, 10, 0, tzinfo=UTC)
 
 # A staging view, an incremental 5-minute resample, an incremental rolling feature over it, and a table.
 # bars_5m: a changed minute can belong to a bucket that starts up to 4 minutes earlier, hence the
@@ -78,8 +78,9 @@ def add_bars(con: duckdb.DuckDBPyConnection, symbol: str, first_minute: int, n: 
     rows = []
     for m in range(first_minute, first_minute + n):
         close = 100 + (m * 7 % 13) + (0.5 if symbol.endswith("B") else 0)
-        rows.append((symbol, "1m", T0 + timedelta(minutes=m), close, close + 1, close - 1, close, 10 + m % 3,
-                     "test", T0))
+        rows.append(
+            (symbol, "1m", T0 + timedelta(minutes=m), close, close + 1, close - 1, close, 10 + m % 3, "test", T0)
+        )
     con.executemany("INSERT INTO raw.bars VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     batch = con.execute("SELECT nextval('raw.batch_seq')").fetchone()[0]
     con.execute(

@@ -12,7 +12,7 @@ Synthetic NQ quarterlies (hourly bars on the cme_globex calendar) with overlappi
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -43,8 +43,12 @@ CONTRACTS = {
     "NQZ24": (date(2024, 8, 15), date(2024, 10, 31), 17330.0, 0.5),
 }
 # Per-bar volume: 1000 from the day a contract becomes the front one until the next one does, 100 otherwise...
-FRONT_FROM = {"NQH24": date(2024, 1, 1), "NQM24": date(2024, 3, 5), "NQU24": date(2024, 6, 22),
-              "NQZ24": date(2024, 9, 7)}
+FRONT_FROM = {
+    "NQH24": date(2024, 1, 1),
+    "NQM24": date(2024, 3, 5),
+    "NQU24": date(2024, 6, 22),
+    "NQZ24": date(2024, 9, 7),
+}
 # ...except on these days (None: no bars at all that day).
 VOLUME_OVERRIDES = {
     ("NQM24", date(2024, 2, 29)): 500,
@@ -61,10 +65,9 @@ VOLUME_OVERRIDES = {
 
 
 def build_contract_models(con) -> None:
-    """Stand-in for barstore.models.runner.build_models(con, SQL_DIR, ...): a full build of MODELS."""
+    """Stand-in for barstore.transform.runner.build_models(con, SQL_DIR, ...): a full build of MODELS."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE build_window AS "
-        "SELECT symbol, '-infinity'::TIMESTAMPTZ AS since FROM raw.symbols"
+        "CREATE OR REPLACE TEMP TABLE build_window AS SELECT symbol, '-infinity'::TIMESTAMPTZ AS since FROM raw.symbols"
     )
     for model in MODELS:
         path = SQL_DIR / f"{model}.sql"
@@ -84,7 +87,7 @@ def weekdays(first: date, last: date):
 def session_bar_starts(day: date) -> list[datetime]:
     """The 23 hourly bars of a Globex session: 18:00 New York the evening before to the 16:00 bar."""
     opening = datetime.combine(day - timedelta(days=1), time(18), NEW_YORK)
-    return [(opening.astimezone(timezone.utc) + timedelta(hours=h)) for h in range(23)]
+    return [(opening.astimezone(UTC) + timedelta(hours=h)) for h in range(23)]
 
 
 def price_level(contract: str, day: date) -> float:
@@ -161,6 +164,7 @@ def roll_days(con, root: str = "NQ") -> list[tuple]:
 
 # --- contract codes ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "code, root, month, year, expiry",
     [
@@ -186,10 +190,11 @@ def test_parse_contract_rejects_malformed_codes(code):
 
 def test_third_friday_when_the_month_starts_on_a_friday_or_saturday():
     assert third_friday(2024, 11) == date(2024, 11, 15)  # Nov 1st 2024 is a Friday
-    assert third_friday(2025, 3) == date(2025, 3, 21)    # Mar 1st 2025 is a Saturday
+    assert third_friday(2025, 3) == date(2025, 3, 21)  # Mar 1st 2025 is a Saturday
 
 
 # --- registration and roll settings ----------------------------------------------------------
+
 
 def test_register_contract_records_contract_root_and_default_roll_settings(tmp_path):
     con = connect(tmp_path / "w.duckdb")
@@ -242,6 +247,7 @@ def test_register_contract_refuses_conflicting_roots(tmp_path):
 
 # --- the roll ---------------------------------------------------------------------------------
 
+
 def test_daily_volume_sums_the_session_from_the_previous_evening(con):
     rows = con.execute(
         "SELECT contract, trading_day, volume, bars FROM contract_daily_volume "
@@ -274,8 +280,9 @@ def test_never_rolls_back_to_an_earlier_contract(con):
     # H24 out-trades M24 on 03-06, M24 out-trades U24 every day 06-13..06-21: the series stays put.
     assert days[date(2024, 3, 7)][0] == "NQM24"
     assert {days[d][0] for d in weekdays(date(2024, 6, 13), date(2024, 9, 6))} == {"NQU24"}
-    expiries = [e for (e,) in con.execute(
-        "SELECT expiry FROM contract_roll WHERE root = 'NQ' ORDER BY trading_day").fetchall()]
+    expiries = [
+        e for (e,) in con.execute("SELECT expiry FROM contract_roll WHERE root = 'NQ' ORDER BY trading_day").fetchall()
+    ]
     assert expiries == sorted(expiries)
 
 
@@ -285,10 +292,13 @@ def test_day_without_bars_of_the_held_contract_is_a_gap(con):
         "WHERE root = 'NQ' AND trading_day = '2024-09-06'"
     ).fetchone()
     assert row == ("NQU24", False, None, "NQZ24", 900.0 * 23)
-    assert con.execute(
-        "SELECT count(*) FROM continuous_bars c JOIN contract_bars b USING (ts) "
-        "WHERE c.symbol = 'NQ' AND b.trading_day = '2024-09-06'"
-    ).fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM continuous_bars c JOIN contract_bars b USING (ts) "
+            "WHERE c.symbol = 'NQ' AND b.trading_day = '2024-09-06'"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_fixed_date_follows_the_roll_offset(con):
@@ -331,6 +341,7 @@ def test_chosen_contract_is_queryable_per_day(con):
 
 # --- continuous bars ------------------------------------------------------------------------
 
+
 def test_continuous_bars_follow_the_session_boundaries_unadjusted_by_default(con):
     rows = con.execute(
         "SELECT ts, contract, close, adjustment FROM continuous_bars "
@@ -340,11 +351,23 @@ def test_continuous_bars_follow_the_session_boundaries_unadjusted_by_default(con
     assert [(r[1], r[3]) for r in rows] == [("NQH24", 0.0), ("NQM24", 0.0)]
     assert rows[0][2] == price_level("NQH24", date(2024, 3, 4)) + 0.5  # 23rd bar of the session: h % 5 = 2
     assert rows[1][2] == price_level("NQM24", date(2024, 3, 5)) + 0.0
-    assert con.execute("SELECT count(*) FROM continuous_bars").fetchone()[0] == con.execute(
-        "SELECT sum(bars) FROM contract_roll r JOIN contract_daily_volume v USING (contract, trading_day)"
-    ).fetchone()[0]
+    assert (
+        con.execute("SELECT count(*) FROM continuous_bars").fetchone()[0]
+        == con.execute(
+            "SELECT sum(bars) FROM contract_roll r JOIN contract_daily_volume v USING (contract, trading_day)"
+        ).fetchone()[0]
+    )
     assert [c[0] for c in con.execute("DESCRIBE continuous_bars").fetchall()] == [
-        "symbol", "timeframe", "ts", "open", "high", "low", "close", "volume", "contract", "adjustment"
+        "symbol",
+        "timeframe",
+        "ts",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "contract",
+        "adjustment",
     ]
 
 
@@ -366,29 +389,44 @@ def test_roll_gap_is_measured_on_the_last_day_both_contracts_traded(con):
 def test_back_adjusted_series_is_continuous_across_rolls(con):
     set_roll_config(con, "NQ", back_adjust=True)
     build_contract_models(con)
-    g1, g2, g3 = (gap for (gap,) in con.execute(
-        "SELECT roll_gap FROM contract_roll WHERE root = 'NQ' AND roll_date ORDER BY trading_day").fetchall())
+    g1, g2, g3 = (
+        gap
+        for (gap,) in con.execute(
+            "SELECT roll_gap FROM contract_roll WHERE root = 'NQ' AND roll_date ORDER BY trading_day"
+        ).fetchall()
+    )
     assert {g1, g2, g3} != {0.0}
-    shifts = dict(con.execute(
-        "SELECT contract, max(adjustment) - min(adjustment) FROM continuous_bars GROUP BY contract").fetchall())
+    shifts = dict(
+        con.execute(
+            "SELECT contract, max(adjustment) - min(adjustment) FROM continuous_bars GROUP BY contract"
+        ).fetchall()
+    )
     assert set(shifts.values()) == {0.0}  # one adjustment per contract
     adjustments = dict(con.execute("SELECT contract, any_value(adjustment) FROM continuous_bars GROUP BY 1").fetchall())
     assert adjustments == pytest.approx({"NQH24": g1 + g2 + g3, "NQM24": g2 + g3, "NQU24": g3, "NQZ24": 0.0})
     # Every adjusted price = its contract's raw price + the contract's adjustment; volume untouched.
-    assert con.execute(
-        "SELECT count(*) FROM continuous_bars c JOIN raw.bars b ON b.symbol = c.contract AND b.ts = c.ts "
-        "AND b.timeframe = c.timeframe WHERE abs(c.close - (b.close + c.adjustment)) > 1e-9 "
-        "OR abs(c.open - (b.open + c.adjustment)) > 1e-9 OR c.volume <> b.volume"
-    ).fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM continuous_bars c JOIN raw.bars b ON b.symbol = c.contract AND b.ts = c.ts "
+            "AND b.timeframe = c.timeframe WHERE abs(c.close - (b.close + c.adjustment)) > 1e-9 "
+            "OR abs(c.open - (b.open + c.adjustment)) > 1e-9 OR c.volume <> b.volume"
+        ).fetchone()[0]
+        == 0
+    )
     # On each gap day, the old contract's adjusted close equals the new contract's (adjusted) close.
-    for gap_day, old, new in [("2024-03-04", "NQH24", "NQM24"), ("2024-06-11", "NQM24", "NQU24"),
-                              ("2024-09-05", "NQU24", "NQZ24")]:
+    for gap_day, old, new in [
+        ("2024-03-04", "NQH24", "NQM24"),
+        ("2024-06-11", "NQM24", "NQU24"),
+        ("2024-09-05", "NQU24", "NQZ24"),
+    ]:
         old_adjusted = con.execute(
             "SELECT arg_max(b.close, b.ts) + ? FROM contract_bars b WHERE contract = ? AND trading_day = ?",
-            [adjustments[old], old, gap_day]).fetchone()[0]
+            [adjustments[old], old, gap_day],
+        ).fetchone()[0]
         new_adjusted = con.execute(
             "SELECT arg_max(b.close, b.ts) + ? FROM contract_bars b WHERE contract = ? AND trading_day = ?",
-            [adjustments[new], new, gap_day]).fetchone()[0]
+            [adjustments[new], new, gap_day],
+        ).fetchone()[0]
         assert old_adjusted == pytest.approx(new_adjusted)
 
 
@@ -404,15 +442,29 @@ def test_real_globex_minutes_map_to_their_sessions(tmp_path):
     register_contract(con, "ENQ.Z23", "NQ", "cme_globex")
     con.execute(
         "INSERT INTO raw.bars SELECT 'ENQ.Z23', '1m', timezone('America/New_York', ts_et), open, high, low, close, "
-        "volume, 'nq', now() FROM read_csv(?)", [str(NQ_FILE)]
+        "volume, 'nq', now() FROM read_csv(?)",
+        [str(NQ_FILE)],
     )
     build_contract_models(con)
     # The file's sessions run 18:00 -> 16:59 New York; Thanksgiving (11-23) and the day after are short.
-    assert con.execute(
-        "SELECT trading_day, bars FROM contract_daily_volume ORDER BY trading_day"
-    ).fetchall() == [(date(2023, 11, d), n) for d, n in [
-        (20, 1380), (21, 1380), (22, 1380), (23, 1139), (24, 1155), (27, 1380), (28, 1380), (29, 1380), (30, 1380)
-    ]] + [(date(2023, 12, 1), 1380), (date(2023, 12, 4), 1380)]
-    assert con.execute("SELECT DISTINCT contract, reason FROM contract_roll").fetchall() == [("ENQ.Z23", "only_contract")]
-    assert con.execute("SELECT count(*), sum(volume) FROM continuous_bars WHERE symbol = 'NQ'").fetchone() == \
-        con.execute("SELECT count(*), sum(volume) FROM raw.bars").fetchone()
+    assert con.execute("SELECT trading_day, bars FROM contract_daily_volume ORDER BY trading_day").fetchall() == [
+        (date(2023, 11, d), n)
+        for d, n in [
+            (20, 1380),
+            (21, 1380),
+            (22, 1380),
+            (23, 1139),
+            (24, 1155),
+            (27, 1380),
+            (28, 1380),
+            (29, 1380),
+            (30, 1380),
+        ]
+    ] + [(date(2023, 12, 1), 1380), (date(2023, 12, 4), 1380)]
+    assert con.execute("SELECT DISTINCT contract, reason FROM contract_roll").fetchall() == [
+        ("ENQ.Z23", "only_contract")
+    ]
+    assert (
+        con.execute("SELECT count(*), sum(volume) FROM continuous_bars WHERE symbol = 'NQ'").fetchone()
+        == con.execute("SELECT count(*), sum(volume) FROM raw.bars").fetchone()
+    )

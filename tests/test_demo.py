@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 from barstore.synthetic import demo_specs, write_demo_files
 
 
-
 def _unimportable(module: str) -> str | None:
     try:
         importlib.import_module(module)
@@ -18,7 +17,7 @@ def _unimportable(module: str) -> str | None:
     return None
 
 
-_MISSING = [m for m in map(_unimportable, ("barstore.ingest", "barstore.models.runner")) if m]
+_MISSING = [m for m in map(_unimportable, ("barstore.ingest", "barstore.transform.runner")) if m]
 pytestmark = pytest.mark.skipif(bool(_MISSING), reason=f"the demo needs {', '.join(_MISSING)}, not importable yet")
 
 DAYS = 10  # 2024-01-01 (Mon) .. 01-10: 10 crypto days, 8 weekdays
@@ -84,7 +83,7 @@ def test_demo_on_user_files(tmp_path):
 
 
 def test_user_file_guesses(tmp_path):
-    from barstore.demo import input_files_from_paths
+    from barstore.cli.demo import input_files_from_paths
 
     no_symbol = tmp_path / "es_1min_rth_2020-01.csv"
     no_symbol.write_text("ts_et,open,high,low,close,volume\n2020-01-02 09:31,1,1,1,1,1\n")
@@ -98,8 +97,9 @@ def test_user_file_guesses(tmp_path):
 
 def test_demo_draws_the_feature_chart(tmp_path):
     """The chart stage writes a real PNG of a symbol's daily features."""
-    from barstore.cli import app
     from typer.testing import CliRunner
+
+    from barstore.cli import app
 
     result = CliRunner().invoke(app, ["demo", "--home", str(tmp_path), "--days", "45", "--symbols", "1"])
     assert result.exit_code == 0, result.output

@@ -13,8 +13,16 @@ from barstore.ingest import ingest_files
 
 from .data_paths import need_data
 from .feature_helpers import (
-    BINANCE_1M, BINANCE_OPTS, BTC_HOURLY, BTC_OPTS, build, column_differences, real_file,
-    rows_differing, warehouse, write_slice,
+    BINANCE_1M,
+    BINANCE_OPTS,
+    BTC_HOURLY,
+    BTC_OPTS,
+    build,
+    column_differences,
+    real_file,
+    rows_differing,
+    warehouse,
+    write_slice,
 )
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -33,25 +41,48 @@ def _btc_hourly(tmp_path, name, lo, hi):
 
 CASES = {
     # ~10 days of 3 perpetuals: 1m reads start 8 blocks back from the new bars, far from row 0
-    "one new minute": (_binance, BINANCE_1M, BINANCE_OPTS,
-                       ("2025-05-20 00:00", "2025-05-30 13:37"), ("2025-05-30 13:37", "2025-05-30 13:38")),
+    "one new minute": (
+        _binance,
+        BINANCE_1M,
+        BINANCE_OPTS,
+        ("2025-05-20 00:00", "2025-05-30 13:37"),
+        ("2025-05-30 13:37", "2025-05-30 13:38"),
+    ),
     # late in the UTC day: the session (1,430 minutes back) reaches further than the EMA blocks (<= 1,407 rows)
-    "one new minute at 23:50": (_binance, BINANCE_1M, BINANCE_OPTS,
-                                ("2025-05-20 00:00", "2025-05-30 23:50"), ("2025-05-30 23:50", "2025-05-30 23:51")),
-    "a day": (_binance, BINANCE_1M, BINANCE_OPTS,
-              ("2025-05-20 00:00", "2025-05-29 10:00"), ("2025-05-29 10:00", "2025-05-30 13:38")),
+    "one new minute at 23:50": (
+        _binance,
+        BINANCE_1M,
+        BINANCE_OPTS,
+        ("2025-05-20 00:00", "2025-05-30 23:50"),
+        ("2025-05-30 23:50", "2025-05-30 23:51"),
+    ),
+    "a day": (
+        _binance,
+        BINANCE_1M,
+        BINANCE_OPTS,
+        ("2025-05-20 00:00", "2025-05-29 10:00"),
+        ("2025-05-29 10:00", "2025-05-30 13:38"),
+    ),
     # data stops mid-day and resumes 2 days later: the old day's 1d bar and 12:00 hour become complete only now
-    "after a 2-day gap": (_binance, BINANCE_1M, BINANCE_OPTS,
-                          ("2025-05-20 00:00", "2025-05-28 12:30"), ("2025-05-30 12:00", "2025-05-30 18:00")),
+    "after a 2-day gap": (
+        _binance,
+        BINANCE_1M,
+        BINANCE_OPTS,
+        ("2025-05-20 00:00", "2025-05-28 12:30"),
+        ("2025-05-30 12:00", "2025-05-30 18:00"),
+    ),
     # 6.6 years of hours: 1h and 1d series long enough that their reads too start from a block > 0
-    "one new hour (BTCUSDT hourly)": (_btc_hourly, BTC_HOURLY, BTC_OPTS, ("2017-01-01 00:00", "2024-04-01 07:00"),
-                                      ("2024-04-01 07:00", "2024-04-01 08:00")),
+    "one new hour (BTCUSDT hourly)": (
+        _btc_hourly,
+        BTC_HOURLY,
+        BTC_OPTS,
+        ("2017-01-01 00:00", "2024-04-01 07:00"),
+        ("2024-04-01 07:00", "2024-04-01 08:00"),
+    ),
 }
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(c) for c in CASES
-])
+@pytest.mark.parametrize("case", [pytest.param(c) for c in CASES])
 def test_append_then_incremental_build_equals_full_rebuild(tmp_path, case):
     write, name, opts, old_range, new_range = CASES[case]
     need_data(name)
@@ -72,15 +103,17 @@ def test_append_then_incremental_build_equals_full_rebuild(tmp_path, case):
     warehouse(tmp_path / "full.duckdb", [(old, opts), (new, opts)]).close()
     diff, n = rows_differing(inc, tmp_path / "full.duckdb", "indicators")
     assert n == after
-    assert diff == 0, (f"{diff} rows differ from a full rebuild (of {n}): "
-                       f"{column_differences(inc, tmp_path / 'full.duckdb')}")
+    assert diff == 0, (
+        f"{diff} rows differ from a full rebuild (of {n}): {column_differences(inc, tmp_path / 'full.duckdb')}"
+    )
     inc.close()
 
 
 def test_nothing_new_is_up_to_date(tmp_path):
     need_data(BINANCE_1M)
-    con = warehouse(tmp_path / "w.duckdb", [(_binance(tmp_path, "old", "2025-05-28 00:00", "2025-05-29 00:00"),
-                                             BINANCE_OPTS)])
+    con = warehouse(
+        tmp_path / "w.duckdb", [(_binance(tmp_path, "old", "2025-05-28 00:00", "2025-05-29 00:00"), BINANCE_OPTS)]
+    )
     rows = con.execute("SELECT count(*) FROM indicators").fetchone()[0]
     assert build(con)["indicators"].mode == "up to date"
     assert con.execute("SELECT count(*) FROM indicators").fetchone()[0] == rows
@@ -98,13 +131,17 @@ def test_revised_bar_mid_history_then_incremental_build_equals_full_rebuild(tmp_
     bars = _binance(tmp_path, "bars", "2025-05-20 00:00", "2025-05-30 00:00")
     revised = tmp_path / "revised.parquet"
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT * REPLACE (high * 1.01 AS high, close * 1.005 AS close, volume * 3 AS volume) "
-                f"FROM '{bars}' WHERE symbol = 'ETHUSDT' AND ts_utc = TIMESTAMPTZ '2025-05-24 09:17:00+00') "
-                f"TO '{revised}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT * REPLACE (high * 1.01 AS high, close * 1.005 AS close, volume * 3 AS volume) "
+        f"FROM '{bars}' WHERE symbol = 'ETHUSDT' AND ts_utc = TIMESTAMPTZ '2025-05-24 09:17:00+00') "
+        f"TO '{revised}' (FORMAT parquet)"
+    )
     corrected = tmp_path / "corrected.parquet"
-    con.execute(f"COPY (SELECT * FROM '{bars}' WHERE NOT (symbol = 'ETHUSDT' AND ts_utc = "
-                f"TIMESTAMPTZ '2025-05-24 09:17:00+00') UNION ALL SELECT * FROM '{revised}' ORDER BY ALL) "
-                f"TO '{corrected}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT * FROM '{bars}' WHERE NOT (symbol = 'ETHUSDT' AND ts_utc = "
+        f"TIMESTAMPTZ '2025-05-24 09:17:00+00') UNION ALL SELECT * FROM '{revised}' ORDER BY ALL) "
+        f"TO '{corrected}' (FORMAT parquet)"
+    )
     con.close()
 
     inc = warehouse(tmp_path / "inc.duckdb", [(bars, BINANCE_OPTS)])
@@ -117,10 +154,16 @@ def test_revised_bar_mid_history_then_incremental_build_equals_full_rebuild(tmp_
         assert n > 0 and diff == 0, f"{table}: {diff} of {n} rows differ from a full rebuild"
     minute = "symbol = 'ETHUSDT' AND ts = TIMESTAMPTZ '2025-05-24 09:17:00+00'"
     stored = inc.execute(f"SELECT close, volume FROM indicators WHERE timeframe = '1m' AND {minute}").fetchall()
-    assert stored == duckdb.sql(f"SELECT close, volume FROM '{revised}' AS r WHERE {minute.replace('ts =', 'ts_utc =')}"
-                                ).fetchall()  # the correction is in
+    assert (
+        stored
+        == duckdb.sql(
+            f"SELECT close, volume FROM '{revised}' AS r WHERE {minute.replace('ts =', 'ts_utc =')}"
+        ).fetchall()
+    )  # the correction is in
     # the correction did change later features (the case is not trivial)
-    changed = inc.execute("SELECT count(*) FROM indicators WHERE symbol = 'ETHUSDT' AND timeframe = '1m' "
-                          "AND ts >= TIMESTAMPTZ '2025-05-24 09:17:00+00'").fetchone()[0]
+    changed = inc.execute(
+        "SELECT count(*) FROM indicators WHERE symbol = 'ETHUSDT' AND timeframe = '1m' "
+        "AND ts >= TIMESTAMPTZ '2025-05-24 09:17:00+00'"
+    ).fetchone()[0]
     assert second["indicators"].rows >= changed > 5000
     inc.close()

@@ -13,8 +13,18 @@ import pytest
 
 from .data_paths import need_data
 from .feature_helpers import (
-    BTC_HOURLY, BTC_OPTS, ES_FILE, ES_OPTS, LEAN_DAILY, LEAN_OPTS, NY, column_differences,
-    real_file, rows_differing, warehouse, write_slice,
+    BTC_HOURLY,
+    BTC_OPTS,
+    ES_FILE,
+    ES_OPTS,
+    LEAN_DAILY,
+    LEAN_OPTS,
+    NY,
+    column_differences,
+    real_file,
+    rows_differing,
+    warehouse,
+    write_slice,
 )
 
 TIMEFRAMES = ("1m", "1h", "1d")
@@ -27,20 +37,26 @@ DATASETS = {
     # START-labelled UTC hours
     "btc": (BTC_HOURLY, BTC_OPTS, "ts_utc + INTERVAL 1 HOUR <= TIMESTAMPTZ '{cut}+00'", "UTC", "true", ("1h", "1d")),
     # daily bars labelled by their date, stored at the 09:30 session start, complete at the 16:00 session end
-    "lean": (LEAN_DAILY, LEAN_OPTS, "ts_et + INTERVAL '16 hours' <= TIMESTAMP '{cut}'", NY,
-             "symbol IN ('SPY', 'QQQ', 'AAPL')", ("1d",)),
+    "lean": (
+        LEAN_DAILY,
+        LEAN_OPTS,
+        "ts_et + INTERVAL '16 hours' <= TIMESTAMP '{cut}'",
+        NY,
+        "symbol IN ('SPY', 'QQQ', 'AAPL')",
+        ("1d",),
+    ),
 }
 
 CUTS = [
-    ("es", "2020-01-03 10:07"),   # day 2, mid-hour: the 10:00 hour and the day are forming; < 8 blocks of history
-    ("es", "2020-03-16 12:00"),   # the 11:00 hour completes exactly at the cut; the day is forming
-    ("es", "2020-04-09 09:00"),   # before the open: the previous day is complete, nothing is forming
-    ("es", "2020-04-21 15:43"),   # late in the file: reads start from a block far from 0
+    ("es", "2020-01-03 10:07"),  # day 2, mid-hour: the 10:00 hour and the day are forming; < 8 blocks of history
+    ("es", "2020-03-16 12:00"),  # the 11:00 hour completes exactly at the cut; the day is forming
+    ("es", "2020-04-09 09:00"),  # before the open: the previous day is complete, nothing is forming
+    ("es", "2020-04-21 15:43"),  # late in the file: reads start from a block far from 0
     ("btc", "2019-05-15 08:00"),  # inside an 11-hour outage: the last bar before it is the last row
     ("btc", "2021-01-01 00:00"),  # a day boundary: the 2020-12-31 daily bar completes exactly at the cut
     ("btc", "2023-06-14 17:00"),  # late: 1h reads start far from 0, the daily series past 2304 bars is not
-    ("lean", "2008-09-15 12:00"), # a Monday: bars up to Friday's
-    ("lean", "2020-03-09 16:00"), # 03-09's bar closes exactly at the cut
+    ("lean", "2008-09-15 12:00"),  # a Monday: bars up to Friday's
+    ("lean", "2020-03-09 16:00"),  # 03-09's bar closes exactly at the cut
 ]
 
 
@@ -62,10 +78,7 @@ def full_builds(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("dataset,cut", [
-    pytest.param(d, c, id=f"{d}-{c}")
-    for d, c in CUTS
-])
+@pytest.mark.parametrize("dataset,cut", [pytest.param(d, c, id=f"{d}-{c}") for d, c in CUTS])
 def test_features_at_cut_equal_full_history(tmp_path, full_builds, dataset, cut):
     name, opts, before_cut, zone, subset, timeframes = DATASETS[dataset]
     full_db = full_builds(dataset)
@@ -79,8 +92,10 @@ def test_features_at_cut_equal_full_history(tmp_path, full_builds, dataset, cut)
     for tf in TIMEFRAMES:
         in_tf = f"timeframe = '{tf}' AND ts_close <= TIMESTAMPTZ '{cut_utc.isoformat()}'"
         diff, n = rows_differing(con, full_db, "indicators", in_tf)
-        assert diff == 0, (f"{tf}: {diff} rows differ between the truncated and the full build (of {n}): "
-                           f"{column_differences(con, full_db, in_tf)}")
+        assert diff == 0, (
+            f"{tf}: {diff} rows differ between the truncated and the full build (of {n}): "
+            f"{column_differences(con, full_db, in_tf)}"
+        )
         assert n > 0 or tf not in timeframes, f"no {tf} rows before the cut"
 
     # the forming bars (the stored data has not reached their close) have no feature row
@@ -108,10 +123,13 @@ def test_mid_hour_cut_leaves_the_hour_and_day_forming(tmp_path):
         "SELECT 'bars_1d', ts FROM bars_1d WHERE NOT is_complete ORDER BY 1"
     ).fetchall()
     assert [(t, str(ts.astimezone(pd.Timestamp(0, tz=NY).tzinfo))[:16]) for t, ts in forming] == [
-        ("bars_1d", "2020-01-03 09:30"), ("bars_1h", "2020-01-03 10:00")]
-    last = con.execute(
-        "SELECT timeframe, max(ts_close) FROM indicators GROUP BY 1 ORDER BY 1"
-    ).fetchall()
+        ("bars_1d", "2020-01-03 09:30"),
+        ("bars_1h", "2020-01-03 10:00"),
+    ]
+    last = con.execute("SELECT timeframe, max(ts_close) FROM indicators GROUP BY 1 ORDER BY 1").fetchall()
     assert [(tf, str(pd.Timestamp(t).tz_convert(NY))[:16]) for tf, t in last] == [
-        ("1d", "2020-01-02 16:00"), ("1h", "2020-01-03 10:00"), ("1m", "2020-01-03 10:07")]
+        ("1d", "2020-01-02 16:00"),
+        ("1h", "2020-01-03 10:00"),
+        ("1m", "2020-01-03 10:07"),
+    ]
     con.close()

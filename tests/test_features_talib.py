@@ -32,8 +32,24 @@ import pytest
 
 from .data_paths import need_data
 from .feature_helpers import (
-    BINANCE_1M, BINANCE_OPTS, BTC_HOURLY, BTC_OPTS, ES_FILE, ES_OPTS, FEATURES, FIRST_VALID, LEAN_DAILY,
-    LEAN_OPTS, NY, exact_pctb, exact_window_stats, features, real_file, reference, warehouse, write_slice,
+    BINANCE_1M,
+    BINANCE_OPTS,
+    BTC_HOURLY,
+    BTC_OPTS,
+    ES_FILE,
+    ES_OPTS,
+    FEATURES,
+    FIRST_VALID,
+    LEAN_DAILY,
+    LEAN_OPTS,
+    NY,
+    exact_pctb,
+    exact_window_stats,
+    features,
+    real_file,
+    reference,
+    warehouse,
+    write_slice,
 )
 
 EPS = np.finfo(float).eps
@@ -65,16 +81,23 @@ def binance_1m(tmp_path_factory):
     """BTCUSDT perpetual minutes, 2 weeks: a high-priced 1-minute series (where sums of squares lose most)."""
     need_data(BINANCE_1M)
     tmp = tmp_path_factory.mktemp("binance")
-    path = write_slice(real_file(BINANCE_1M), tmp / "btc.parquet",
-                       "symbol = 'BTCUSDT' AND ts_utc >= '2025-05-10' AND ts_utc < '2025-05-24'")
+    path = write_slice(
+        real_file(BINANCE_1M),
+        tmp / "btc.parquet",
+        "symbol = 'BTCUSDT' AND ts_utc >= '2025-05-10' AND ts_utc < '2025-05-24'",
+    )
     return warehouse(tmp / "w.duckdb", [(path, BINANCE_OPTS)])
 
 
 CASES = [
-    ("es", "1m", "ES"), ("es", "1h", "ES"), ("es", "1d", "ES"),
-    ("btc_hourly", "1h", "BTCUSDT"), ("btc_hourly", "1d", "BTCUSDT"),
+    ("es", "1m", "ES"),
+    ("es", "1h", "ES"),
+    ("es", "1d", "ES"),
+    ("btc_hourly", "1h", "BTCUSDT"),
+    ("btc_hourly", "1d", "BTCUSDT"),
     *[("lean", "1d", s) for s in LEAN_SYMBOLS],
-    ("binance_1m", "1m", "BTCUSDT"), ("binance_1m", "1h", "BTCUSDT"),
+    ("binance_1m", "1m", "BTCUSDT"),
+    ("binance_1m", "1h", "BTCUSDT"),
 ]
 
 
@@ -105,8 +128,18 @@ def _assert_close(column: str, ours: pd.DataFrame, got: np.ndarray, want: np.nda
     assert len(bad) == 0, (
         f"{column}: {len(bad)} of {both.sum()} rows differ beyond tolerance; worst diff/tol "
         f"{np.max(diff[bad] / tol[bad]):.3g}; first rows:\n"
-        + pd.DataFrame({"bar_number": ours["bar_number"].to_numpy()[bad], "ts": ours["ts"].to_numpy()[bad],
-                        "ours": got[bad], "ref": want[bad], "diff": diff[bad], "tol": tol[bad]}).head(8).to_string()
+        + pd.DataFrame(
+            {
+                "bar_number": ours["bar_number"].to_numpy()[bad],
+                "ts": ours["ts"].to_numpy()[bad],
+                "ours": got[bad],
+                "ref": want[bad],
+                "diff": diff[bad],
+                "tol": tol[bad],
+            }
+        )
+        .head(8)
+        .to_string()
     )
 
 
@@ -131,8 +164,11 @@ def test_features_equal_talib_and_pandas(request, dataset, timeframe, symbol):
         _assert_close(column, ours, got, want, _tolerance(column, ours, ref))
 
 
-@pytest.mark.parametrize("dataset,timeframe,symbol", [c for c in CASES if c[1] != "1d"],
-                         ids=[f"{d}-{t}-{s}" for d, t, s in CASES if t != "1d"])
+@pytest.mark.parametrize(
+    "dataset,timeframe,symbol",
+    [c for c in CASES if c[1] != "1d"],
+    ids=[f"{d}-{t}-{s}" for d, t, s in CASES if t != "1d"],
+)
 def test_bollinger_pctb_equals_exact_two_pass_std(request, dataset, timeframe, symbol):
     """%B against a two-pass std, within %B's own conditioning (8 eps * close / sd): tighter than TA-Lib allows."""
     ours = features(request.getfixturevalue(dataset), timeframe, symbol)
@@ -180,7 +216,10 @@ def test_es_sessions_reset_cvd_and_vwap(es):
     assert (first["ts"].dt.tz_convert(NY).dt.strftime("%H:%M") == "09:30").all()
     typical = (first["high"] + first["low"] + first["close"]) / 3
     assert np.allclose(first["vwap_session"], typical, rtol=1e-12, atol=0)
-    delta = np.where(first["high"] == first["low"], 0.0,
-                     first["volume"] * (2 * (first["close"] - first["low"]) / (first["high"] - first["low"]) - 1))
+    delta = np.where(
+        first["high"] == first["low"],
+        0.0,
+        first["volume"] * (2 * (first["close"] - first["low"]) / (first["high"] - first["low"]) - 1),
+    )
     assert np.allclose(first["cvd_session"], delta, rtol=1e-12, atol=1e-9)
     assert (first["cvd_session"] != first["cvd"]).sum() == 78  # only the first session's starts equal the anchor

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
 from barstore.errors import IngestError
-from barstore.ingest import IngestOptions, ingest_files
 
 from .ingest_helpers import T0, UTC, ingest
 
@@ -76,8 +75,9 @@ def test_first_five_bad_rows_and_the_total(ws, bar_file, minute_bars):
 def test_duplicate_timestamps_with_different_values(ws, bar_file, minute_bars):
     rows = minute_bars(3)
     rows.append(dict(rows[1], close=rows[1]["close"] + 0.5))
-    refused(ws, bar_file("dups.csv", rows), r"row 3: timestamp repeated with different values \(rows 3, 5\)",
-            symbol="X")
+    refused(
+        ws, bar_file("dups.csv", rows), r"row 3: timestamp repeated with different values \(rows 3, 5\)", symbol="X"
+    )
 
 
 def test_identical_duplicates_are_loaded_once(ws, bar_file, minute_bars):
@@ -98,7 +98,7 @@ def test_identical_duplicates_are_loaded_once(ws, bar_file, minute_bars):
         ("15m", "2024-01-02 14:50:00Z", False),
         ("1h", "2024-01-02 14:00:00Z", True),
         ("1h", "2024-01-02 14:30:00Z", False),
-        ("4h", "2024-01-02 13:00:00Z", True),   # any whole hour: 4h bars follow the session
+        ("4h", "2024-01-02 13:00:00Z", True),  # any whole hour: 4h bars follow the session
         ("4h", "2024-01-02 13:30:00Z", False),
     ],
 )
@@ -131,11 +131,19 @@ def test_daily_bars_start_at_the_session_open(ws, bar_file, calendar, tz, ts, st
 
 def test_daily_bar_at_another_time_is_off_grid(ws, bar_file):
     rows = [{"date": "2024-07-02 12:00:00", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 1}]
-    refused(ws, bar_file("d.csv", rows), "row 2: timestamp '2024-07-02 12:00:00' is not on the 1d grid",
-            symbol="D", timeframe="1d", calendar="us_rth", tz="America/New_York")
+    refused(
+        ws,
+        bar_file("d.csv", rows),
+        "row 2: timestamp '2024-07-02 12:00:00' is not on the 1d grid",
+        symbol="D",
+        timeframe="1d",
+        calendar="us_rth",
+        tz="America/New_York",
+    )
 
 
 # ---- file-level errors -------------------------------------------------------------------------
+
 
 def test_missing_required_column(ws, bar_file, minute_bars):
     rows = [{k: v for k, v in r.items() if k != "low"} for r in minute_bars(2)]
@@ -146,8 +154,7 @@ def test_missing_required_column(ws, bar_file, minute_bars):
 
 def test_naive_timestamps_need_tz(ws, bar_file, minute_bars):
     rows = minute_bars(2, ts=lambda d: d.strftime("%Y-%m-%d %H:%M:%S"))
-    refused(ws, bar_file("naive.csv", rows), "row 2: timestamp '2024-01-02 14:30:00' .* no time zone.*--tz",
-            symbol="X")
+    refused(ws, bar_file("naive.csv", rows), "row 2: timestamp '2024-01-02 14:30:00' .* no time zone.*--tz", symbol="X")
 
 
 def test_naive_parquet_timestamps_need_tz(ws, bar_file, minute_bars):
@@ -155,10 +162,16 @@ def test_naive_parquet_timestamps_need_tz(ws, bar_file, minute_bars):
     refused(ws, bar_file("naive.parquet", rows), "row 1: .* no time zone", symbol="X")
 
 
-@pytest.mark.parametrize("name,content", [
-    ("empty.csv", ""), ("header_only.csv", "ts,open,high,low,close,volume\n"), ("empty.json", "[]"),
-    ("empty.jsonl", "\n"), ("blank.parquet", ""),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("empty.csv", ""),
+        ("header_only.csv", "ts,open,high,low,close,volume\n"),
+        ("empty.json", "[]"),
+        ("empty.jsonl", "\n"),
+        ("blank.parquet", ""),
+    ],
+)
 def test_empty_files(ws, tmp_path, name, content):
     path = tmp_path / name
     path.write_text(content)
@@ -198,20 +211,28 @@ def test_unknown_extension(ws, tmp_path):
     refused(ws, tmp_path / "bars.xlsx", "unknown file type '.xlsx'", symbol="X")
 
 
-@pytest.mark.parametrize("opts,match", [
-    ({"timeframe": "2m"}, "unknown timeframe '2m'; use one of 1m, 5m"),
-    ({"calendar": "moon"}, "unknown calendar 'moon'; use one of cme_globex, crypto_24x7, us_rth"),
-    ({"tz": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
-    ({"contract": "ENQ.H24"}, "--contract and --root go together"),
-])
+@pytest.mark.parametrize(
+    "opts,match",
+    [
+        ({"timeframe": "2m"}, "unknown timeframe '2m'; use one of 1m, 5m"),
+        ({"calendar": "moon"}, "unknown calendar 'moon'; use one of cme_globex, crypto_24x7, us_rth"),
+        ({"tz": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        ({"contract": "ENQ.H24"}, "--contract and --root go together"),
+    ],
+)
 def test_unknown_options(ws, bar_file, minute_bars, opts, match):
     refused(ws, bar_file("ok.csv", minute_bars(1)), match, symbol="X", **opts)
 
 
 def test_new_symbol_needs_calendar_and_known_symbol_keeps_it(ws, bar_file, minute_bars):
     path = bar_file("ok.csv", minute_bars(2))
-    refused(ws, path, r"new symbol\(s\) X: pass --calendar .*one of cme_globex, crypto_24x7, us_rth",
-            symbol="X", calendar=None)
+    refused(
+        ws,
+        path,
+        r"new symbol\(s\) X: pass --calendar .*one of cme_globex, crypto_24x7, us_rth",
+        symbol="X",
+        calendar=None,
+    )
     ingest(ws, path, symbol="X", calendar="us_rth")
     ingest(ws, bar_file("more.csv", minute_bars(3)), symbol="X", calendar=None)
     assert ws.execute("SELECT symbol, calendar FROM raw.symbols").fetchall() == [("X", "us_rth")]
@@ -220,6 +241,7 @@ def test_new_symbol_needs_calendar_and_known_symbol_keeps_it(ws, bar_file, minut
 
 
 # ---- quarantine --------------------------------------------------------------------------------
+
 
 def test_quarantine_loads_good_rows_and_keeps_bad_ones(ws, bar_file, minute_bars):
     rows = minute_bars(5)
@@ -236,8 +258,14 @@ def test_quarantine_loads_good_rows_and_keeps_bad_ones(ws, bar_file, minute_bars
         (str(path), 3, "open 'abc' is not a number", "Q", "1m"),
         (str(path), 5, "volume -2.0 is negative", "Q", "1m"),
     ]
-    assert json.loads(rejected[0][3]) == {"ts": "2024-01-02 14:31:00+00:00", "open": "abc", "high": "103.0",
-                                          "low": "100.0", "close": "102.0", "volume": "11.0"}
+    assert json.loads(rejected[0][3]) == {
+        "ts": "2024-01-02 14:31:00+00:00",
+        "open": "abc",
+        "high": "103.0",
+        "low": "100.0",
+        "close": "102.0",
+        "volume": "11.0",
+    }
     log = ws.execute("SELECT rows_read, rows_inserted, min_ts, max_ts FROM raw.ingest_log").fetchall()
     assert log == [(5, 3, T0, T0 + timedelta(minutes=4))]
 
@@ -252,6 +280,5 @@ def test_quarantine_takes_differing_duplicates(ws, bar_file, minute_bars):
 
 def test_quarantine_still_fails_file_level_errors(ws, bar_file, minute_bars):
     rows = [{k: v for k, v in r.items() if k != "volume"} for r in minute_bars(2)]
-    refused(ws, bar_file("novol.csv", rows), "missing required column 'volume'", symbol="X",
-            on_bad_rows="quarantine")
+    refused(ws, bar_file("novol.csv", rows), "missing required column 'volume'", symbol="X", on_bad_rows="quarantine")
     assert ws.execute("SELECT count(*) FROM raw.rejected_bars").fetchall() == [(0,)]

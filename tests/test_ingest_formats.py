@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,7 +11,7 @@ import pytest
 from barstore.errors import IngestError
 from barstore.ingest import IngestOptions, ingest_files
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 
@@ -34,8 +34,7 @@ def test_each_format_loads_the_same_bars(ws, bar_file, minute_bars, name):
     report = ingest(ws, path, symbol="X")
     assert (report.total("read"), report.total("inserted")) == (3, 3)
     assert stored(ws) == [
-        ("X", "1m", T0 + timedelta(minutes=i), 100.0 + i, 102.0 + i, 99.0 + i, 101.0 + i, 10.0 + i)
-        for i in range(3)
+        ("X", "1m", T0 + timedelta(minutes=i), 100.0 + i, 102.0 + i, 99.0 + i, 101.0 + i, 10.0 + i) for i in range(3)
     ]
 
 
@@ -46,10 +45,10 @@ def broker_rows(t_values):
 @pytest.mark.parametrize(
     "t_values",
     [
-        ["2024-01-02T14:30:00Z", "2024-01-02T14:31:00Z"],                  # ISO strings
-        [1704205800, 1704205860],                                          # epoch seconds
-        [1704205800000, 1704205860000],                                    # epoch milliseconds
-        ["2024-01-02T16:30:00+02:00", "2024-01-02T09:31:00-05:00"],        # offsets honoured
+        ["2024-01-02T14:30:00Z", "2024-01-02T14:31:00Z"],  # ISO strings
+        [1704205800, 1704205860],  # epoch seconds
+        [1704205800000, 1704205860000],  # epoch milliseconds
+        ["2024-01-02T16:30:00+02:00", "2024-01-02T09:31:00-05:00"],  # offsets honoured
     ],
     ids=["iso", "epoch_s", "epoch_ms", "offsets"],
 )
@@ -67,8 +66,19 @@ def test_offset_strings_in_csv_are_not_dropped(ws, bar_file):
 
 
 def test_columns_match_case_insensitively_and_extras_are_ignored(ws, bar_file):
-    rows = [{"Symbol": "AA", "TimeStamp": "2024-01-02 14:30:00Z", "OPEN": 1.0, "High": 2.0, "LOW": 0.5,
-             "Close": 1.5, "VOL": 3, "split_factor": 0.5, "note": "x"}]
+    rows = [
+        {
+            "Symbol": "AA",
+            "TimeStamp": "2024-01-02 14:30:00Z",
+            "OPEN": 1.0,
+            "High": 2.0,
+            "LOW": 0.5,
+            "Close": 1.5,
+            "VOL": 3,
+            "split_factor": 0.5,
+            "note": "x",
+        }
+    ]
     ingest(ws, bar_file("mixed.csv", rows))
     assert stored(ws) == [("AA", "1m", T0, 1.0, 2.0, 0.5, 1.5, 3.0)]
 
@@ -84,7 +94,9 @@ def test_symbol_column_holds_many_symbols(ws, bar_file, minute_bars):
     report = ingest(ws, bar_file("multi.parquet", rows))
     assert {c.symbol: c.inserted for c in report.counts} == {"AAA": 2, "BBB": 2}
     assert ws.execute("SELECT symbol, calendar FROM raw.symbols ORDER BY 1").fetchall() == [
-        ("AAA", "crypto_24x7"), ("BBB", "crypto_24x7")]
+        ("AAA", "crypto_24x7"),
+        ("BBB", "crypto_24x7"),
+    ]
     # --symbol naming the file's only symbol is accepted
     report = ingest(ws, bar_file("one.parquet", [dict(r, symbol="AAA") for r in minute_bars(2)]), symbol="AAA")
     assert report.total("unchanged") == 2
@@ -104,8 +116,17 @@ def test_file_without_symbol_needs_symbol_option(ws, bar_file, minute_bars):
 
 def test_nanosecond_parquet_becomes_microseconds(ws, tmp_path):
     ns = pa.array([1704205800_000000000, 1704205860_000000000], pa.timestamp("ns", tz="UTC"))
-    table = pa.table({"symbol": ["N", "N"], "ts_utc": ns, "open": [1.0, 1.0], "high": [2.0, 2.0],
-                      "low": [0.5, 0.5], "close": [1.5, 1.5], "volume": [1.0, 1.0]})
+    table = pa.table(
+        {
+            "symbol": ["N", "N"],
+            "ts_utc": ns,
+            "open": [1.0, 1.0],
+            "high": [2.0, 2.0],
+            "low": [0.5, 0.5],
+            "close": [1.5, 1.5],
+            "volume": [1.0, 1.0],
+        }
+    )
     pq.write_table(table, tmp_path / "ns.parquet")
     ingest(ws, tmp_path / "ns.parquet")
     assert ws.execute("SELECT DISTINCT typeof(ts) FROM raw.bars").fetchall() == [("TIMESTAMP WITH TIME ZONE",)]
@@ -120,8 +141,16 @@ def test_naive_times_use_tz_with_daylight_saving(ws, bar_file):
 
 
 def test_naive_parquet_timestamps_use_tz(ws, tmp_path):
-    table = pa.table({"ts_et": pa.array([datetime(2024, 7, 2, 9, 30)], pa.timestamp("us")), "open": [1.0],
-                      "high": [2.0], "low": [0.5], "close": [1.5], "volume": [1]})
+    table = pa.table(
+        {
+            "ts_et": pa.array([datetime(2024, 7, 2, 9, 30)], pa.timestamp("us")),
+            "open": [1.0],
+            "high": [2.0],
+            "low": [0.5],
+            "close": [1.5],
+            "volume": [1],
+        }
+    )
     pq.write_table(table, tmp_path / "naive.parquet")
     ingest(ws, tmp_path / "naive.parquet", symbol="N", tz="America/New_York")
     assert stored(ws)[0][2] == datetime(2024, 7, 2, 13, 30, tzinfo=UTC)

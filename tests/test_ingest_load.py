@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from barstore.errors import BarstoreError, IngestError
-from barstore.ingest import IngestOptions, ingest_files
 
 from .ingest_helpers import T0, UTC, ingest
 
@@ -58,7 +57,10 @@ def test_differing_values_are_refused_then_replaced(ws, bar_file, minute_bars):
         ingest(ws, path, symbol="X")
     message = str(info.value)
     assert "2 bar(s) already stored with different values" in message
-    assert "X 2024-01-02 14:31:00+0000 (row 3): stored o=101 h=103 l=100 c=102 v=11, new o=101 h=103 l=100 c=101.5 v=11" in message
+    assert (
+        "X 2024-01-02 14:31:00+0000 (row 3): stored o=101 h=103 l=100 c=102 v=11, new o=101 h=103 l=100 c=101.5 v=11"
+        in message
+    )
     assert "--replace" in message
     assert snapshot(ws) == before
 
@@ -85,7 +87,10 @@ def test_timeframes_are_separate_keys(ws, bar_file, minute_bars):
     ingest(ws, bar_file("h.csv", rows), symbol="X", timeframe="1m")
     report = ingest(ws, bar_file("h.csv", rows), symbol="X", timeframe="1h")
     assert report.total("inserted") == 2
-    assert ws.execute("SELECT timeframe, count(*) FROM raw.bars GROUP BY 1 ORDER BY 1").fetchall() == [("1h", 2), ("1m", 2)]
+    assert ws.execute("SELECT timeframe, count(*) FROM raw.bars GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("1h", 2),
+        ("1m", 2),
+    ]
 
 
 def test_one_transaction_for_all_files(ws, bar_file, minute_bars):
@@ -93,7 +98,9 @@ def test_one_transaction_for_all_files(ws, bar_file, minute_bars):
     bad_rows = minute_bars(3, start=T0 + timedelta(hours=1))
     bad_rows[1]["high"] = -1
     bad = bar_file("bad.csv", bad_rows)
-    with pytest.raises(IngestError, match=r"bad.csv: 1 bad row.*\n.*row 3(.|\n)*all 2 file\(s\) of this command was rolled back"):
+    with pytest.raises(
+        IngestError, match=r"bad.csv: 1 bad row.*\n.*row 3(.|\n)*all 2 file\(s\) of this command was rolled back"
+    ):
         ingest(ws, [good, bad], symbol="X")
     assert snapshot(ws) == ([], [])
     assert ws.execute("SELECT count(*) FROM raw.symbols").fetchall() == [(0,)]  # registration rolled back too
@@ -112,8 +119,10 @@ def test_contract_bars_are_stored_under_the_contract(ws, bar_file, minute_bars):
         ("NQ", "cme_globex", None, None),
     ]
     # a known contract needs no --calendar
-    assert ingest(ws, bar_file("enq2.csv", minute_bars(4)), contract="ENQ.H24", root="NQ",
-                  calendar=None).total("inserted") == 1
+    assert (
+        ingest(ws, bar_file("enq2.csv", minute_bars(4)), contract="ENQ.H24", root="NQ", calendar=None).total("inserted")
+        == 1
+    )
 
 
 def test_contract_option_errors(ws, bar_file, minute_bars):

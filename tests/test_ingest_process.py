@@ -28,28 +28,50 @@ def cli_env(home: Path) -> dict[str, str]:
 
 
 def run_cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "barstore.cli", *args], cwd=PROJECT, env=cli_env(home),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "barstore.cli", *args],
+        cwd=PROJECT,
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def state(warehouse: Path):
     con = connect(warehouse)
     try:
-        return tuple(con.execute(q).fetchall() for q in (
-            "SELECT symbol, timeframe, count(*), min(ts), max(ts), sum(close), max(ingested_at) "
-            "FROM raw.bars GROUP BY ALL ORDER BY ALL",
-            "SELECT * FROM raw.ingest_log ORDER BY ALL",
-            "SELECT symbol, calendar FROM raw.symbols ORDER BY ALL",
-            "SELECT count(*) FROM raw.rejected_bars",
-        ))
+        return tuple(
+            con.execute(q).fetchall()
+            for q in (
+                "SELECT symbol, timeframe, count(*), min(ts), max(ts), sum(close), max(ingested_at) "
+                "FROM raw.bars GROUP BY ALL ORDER BY ALL",
+                "SELECT * FROM raw.ingest_log ORDER BY ALL",
+                "SELECT symbol, calendar FROM raw.symbols ORDER BY ALL",
+                "SELECT count(*) FROM raw.rejected_bars",
+            )
+        )
     finally:
         con.close()
 
 
 def test_cli_ingest_prints_the_report(tmp_path, bar_file, minute_bars):
     path = bar_file("a.csv", minute_bars(3))
-    result = CliRunner().invoke(app, ["ingest", str(path), "--symbol", "X", "--timeframe", "1m",
-                                      "--calendar", "crypto_24x7", "--home", str(tmp_path / "home")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            str(path),
+            "--symbol",
+            "X",
+            "--timeframe",
+            "1m",
+            "--calendar",
+            "crypto_24x7",
+            "--home",
+            str(tmp_path / "home"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "inserted" in result.output and "3 rows in" in result.output
     assert state(tmp_path / "home" / "warehouse.duckdb")[0][0][:3] == ("X", "1m", 3)
@@ -59,8 +81,9 @@ def test_cli_bad_file_exits_nonzero_without_traceback(tmp_path, bar_file, minute
     rows = minute_bars(3)
     rows[1]["low"] = 500.0
     path = bar_file("bad.csv", rows)
-    result = run_cli(tmp_path / "home", "ingest", str(path), "--symbol", "X", "--timeframe", "1m",
-                     "--calendar", "crypto_24x7")
+    result = run_cli(
+        tmp_path / "home", "ingest", str(path), "--symbol", "X", "--timeframe", "1m", "--calendar", "crypto_24x7"
+    )
     assert result.returncode == 2
     assert "error:" in result.stderr and "bad.csv" in result.stderr and "row 3: low 500.0 is above" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -70,14 +93,28 @@ def test_locked_warehouse_is_reported_plainly(tmp_path, bar_file, minute_bars):
     home = tmp_path / "home"
     home.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(home / "warehouse.duckdb")],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
+            str(home / "warehouse.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        result = run_cli(home, "ingest", str(bar_file("a.csv", minute_bars(1))), "--symbol", "X",
-                         "--timeframe", "1m", "--calendar", "crypto_24x7")
+        result = run_cli(
+            home,
+            "ingest",
+            str(bar_file("a.csv", minute_bars(1))),
+            "--symbol",
+            "X",
+            "--timeframe",
+            "1m",
+            "--calendar",
+            "crypto_24x7",
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -90,8 +127,9 @@ def write_big_file(path: Path, rows: int) -> None:
     minutes = np.arange(rows, dtype=np.int64)
     ts = pa.array((1_600_000_020 + minutes * 60) * 1_000_000, pa.timestamp("us", tz="UTC"))
     price = 100.0 + (minutes % 1000) / 10.0
-    table = pa.table({"ts": ts, "open": price, "high": price + 1, "low": price - 1, "close": price,
-                      "volume": np.ones(rows)})
+    table = pa.table(
+        {"ts": ts, "open": price, "high": price + 1, "low": price - 1, "close": price, "volume": np.ones(rows)}
+    )
     pq.write_table(table, path, compression="snappy")
 
 
@@ -100,8 +138,12 @@ def test_sigkill_mid_ingest_leaves_the_warehouse_as_before(tmp_path, bar_file, m
     home.mkdir()
     warehouse = home / "warehouse.duckdb"
     con = connect(warehouse)
-    ingest_files(con, [bar_file("small.csv", minute_bars(5))],
-                 IngestOptions(symbol="SMALL", calendar="crypto_24x7"), progress=False)
+    ingest_files(
+        con,
+        [bar_file("small.csv", minute_bars(5))],
+        IngestOptions(symbol="SMALL", calendar="crypto_24x7"),
+        progress=False,
+    )
     con.close()
     before = state(warehouse)
     size_before = warehouse.stat().st_size
@@ -110,9 +152,23 @@ def test_sigkill_mid_ingest_leaves_the_warehouse_as_before(tmp_path, bar_file, m
     big = tmp_path / "big.parquet"
     write_big_file(big, 4_000_000)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "barstore.cli", "ingest", str(big), "--symbol", "BIG", "--timeframe", "1m",
-         "--calendar", "crypto_24x7"],
-        cwd=PROJECT, env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "barstore.cli",
+            "ingest",
+            str(big),
+            "--symbol",
+            "BIG",
+            "--timeframe",
+            "1m",
+            "--calendar",
+            "crypto_24x7",
+        ],
+        cwd=PROJECT,
+        env=cli_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     # Kill once the bars start reaching the database file (or its WAL): mid-write, before COMMIT.
     deadline = time.monotonic() + 120

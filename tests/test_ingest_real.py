@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
 from barstore.ingest import IngestOptions, ingest_files
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def ingest(ws, path, **opts):
@@ -22,22 +22,39 @@ def span(ws, symbol):
 
 
 def test_es_end_labelled_minutes(ws, data_dir):
-    report = ingest(ws, data_dir / "es_1min_rth_2020-01_2020-04.csv", symbol="ES", timeframe="1m",
-                    tz="America/New_York", label="end", calendar="us_rth")
+    report = ingest(
+        ws,
+        data_dir / "es_1min_rth_2020-01_2020-04.csv",
+        symbol="ES",
+        timeframe="1m",
+        tz="America/New_York",
+        label="end",
+        calendar="us_rth",
+    )
     assert report.total("inserted") == 30_397
     first, last, n, distinct = span(ws, "ES")
-    assert first == datetime(2020, 1, 2, 14, 30, tzinfo=UTC)   # 09:31 end label -> 09:30 EST start
-    assert last == datetime(2020, 4, 22, 19, 59, tzinfo=UTC)   # 16:00 EDT end -> 15:59 EDT start
+    assert first == datetime(2020, 1, 2, 14, 30, tzinfo=UTC)  # 09:31 end label -> 09:30 EST start
+    assert last == datetime(2020, 4, 22, 19, 59, tzinfo=UTC)  # 16:00 EDT end -> 15:59 EDT start
     assert n == distinct == 30_397
     first_bar = ws.execute("SELECT open, high, low, close, volume FROM raw.bars ORDER BY ts LIMIT 1").fetchall()
     assert first_bar == [(3235.25, 3237.0, 3234.75, 3237.0, 16808.0)]
 
 
 def test_nq_globex_minutes(ws, data_dir):
-    ingest(ws, data_dir / "nq_1min_2023-11-19_2023-12-04.csv", symbol="NQ", timeframe="1m",
-           tz="America/New_York", calendar="cme_globex")
-    assert span(ws, "NQ") == (datetime(2023, 11, 19, 23, 0, tzinfo=UTC), datetime(2023, 12, 4, 21, 59, tzinfo=UTC),
-                              14_714, 14_714)
+    ingest(
+        ws,
+        data_dir / "nq_1min_2023-11-19_2023-12-04.csv",
+        symbol="NQ",
+        timeframe="1m",
+        tz="America/New_York",
+        calendar="cme_globex",
+    )
+    assert span(ws, "NQ") == (
+        datetime(2023, 11, 19, 23, 0, tzinfo=UTC),
+        datetime(2023, 12, 4, 21, 59, tzinfo=UTC),
+        14_714,
+        14_714,
+    )
     assert ws.execute("SELECT calendar FROM raw.symbols WHERE symbol = 'NQ'").fetchall() == [("cme_globex",)]
 
 
@@ -60,20 +77,29 @@ def test_binance_perpetuals_slice(ws, data_dir, tmp_path):
 
 
 def test_btcusdt_hourly_aware_strings(ws, data_dir):
-    report = ingest(ws, data_dir / "binance_spot_BTCUSDT_1hour_2017-08_2024-04.csv", symbol="BTCUSDT",
-                    timeframe="1h", calendar="crypto_24x7")
+    report = ingest(
+        ws,
+        data_dir / "binance_spot_BTCUSDT_1hour_2017-08_2024-04.csv",
+        symbol="BTCUSDT",
+        timeframe="1h",
+        calendar="crypto_24x7",
+    )
     assert report.total("inserted") == 58_419
     assert span(ws, "BTCUSDT")[:2] == (datetime(2017, 8, 17, 4, tzinfo=UTC), datetime(2024, 4, 21, 14, tzinfo=UTC))
     assert ws.execute("SELECT count(*) FROM raw.bars WHERE volume = 0").fetchall() == [(4,)]
 
 
 def test_lean_daily_bars_start_at_the_open(ws, data_dir):
-    report = ingest(ws, data_dir / "lean_us_equity_daily_1998-2021.parquet", timeframe="1d",
-                    tz="America/New_York", calendar="us_rth")
+    report = ingest(
+        ws,
+        data_dir / "lean_us_equity_daily_1998-2021.parquet",
+        timeframe="1d",
+        tz="America/New_York",
+        calendar="us_rth",
+    )
     assert report.total("inserted") == 48_507 and len(report.counts) == 10
     spy = ws.execute("SELECT ts FROM raw.bars WHERE symbol = 'SPY' ORDER BY ts").fetchall()
-    assert spy[0][0] == datetime(1998, 1, 2, 14, 30, tzinfo=UTC)     # 09:30 EST
-    assert spy[-1][0] == datetime(2021, 3, 31, 13, 30, tzinfo=UTC)   # 09:30 EDT
-    local_times = ws.execute(
-        "SELECT DISTINCT CAST(timezone('America/New_York', ts) AS TIME) FROM raw.bars").fetchall()
+    assert spy[0][0] == datetime(1998, 1, 2, 14, 30, tzinfo=UTC)  # 09:30 EST
+    assert spy[-1][0] == datetime(2021, 3, 31, 13, 30, tzinfo=UTC)  # 09:30 EDT
+    local_times = ws.execute("SELECT DISTINCT CAST(timezone('America/New_York', ts) AS TIME) FROM raw.bars").fetchall()
     assert [str(t[0]) for t in local_times] == ["09:30:00"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from barstore.errors import ModelError
-from barstore.models.runner import build_models
+from barstore.transform.runner import build_models
 from barstore.warehouse import connect
 
 from .model_fixtures import RESAMPLE_PROJECT, add_bars, add_symbol, table_rows, write_project
@@ -18,8 +18,7 @@ def _modes(results):
 
 
 def _runs(con):
-    return {r[0]: r[1:] for r in con.execute(
-        "SELECT model, mode, rows, last_batch_id FROM meta.model_runs").fetchall()}
+    return {r[0]: r[1:] for r in con.execute("SELECT model, mode, rows, last_batch_id FROM meta.model_runs").fetchall()}
 
 
 @pytest.fixture
@@ -36,20 +35,28 @@ def _warehouse(tmp_path, name):
 
 def test_first_build_is_full_and_records_runs(tmp_path, project):
     con = _warehouse(tmp_path, "w")
-    add_bars(con, "AAA", 0, 23)   # 10:00 .. 10:22: buckets 10:00 .. 10:20, the last one partial
+    add_bars(con, "AAA", 0, 23)  # 10:00 .. 10:22: buckets 10:00 .. 10:20, the last one partial
     batch = add_bars(con, "BBB", 0, 10)
     results = build_models(con, project, show=False)
     assert _modes(results) == {"stg_bars": "view", "bars_5m": "full", "feat_5m": "full", "volume_by_symbol": "full"}
     assert {r.reason for r in results} == {"first build"}
     assert con.execute("SELECT n_bars FROM bars_5m WHERE symbol = 'AAA' ORDER BY ts").fetchall() == [
-        (5,), (5,), (5,), (5,), (3,)]
+        (5,),
+        (5,),
+        (5,),
+        (5,),
+        (3,),
+    ]
     assert table_rows(con, "volume_by_symbol") == [
         ("AAA", con.execute("SELECT sum(volume) FROM raw.bars WHERE symbol = 'AAA'").fetchone()[0], 5),
         ("BBB", con.execute("SELECT sum(volume) FROM raw.bars WHERE symbol = 'BBB'").fetchone()[0], 2),
     ]
     runs = _runs(con)
     assert runs["bars_5m"] == ("full", 7, batch) and runs["stg_bars"] == ("view", None, batch)
-    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'build_window'").fetchone()[0] == 0
+    assert (
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'build_window'").fetchone()[0]
+        == 0
+    )
 
 
 def test_incremental_equals_full_and_only_the_tail_is_recomputed(tmp_path, project):
@@ -62,8 +69,12 @@ def test_incremental_equals_full_and_only_the_tail_is_recomputed(tmp_path, proje
     # New minutes 10:23 .. 10:36 for AAA only: the 10:20 bucket (partial so far) must be recomputed.
     add_bars(inc, "AAA", 23, 14)
     results = build_models(inc, project, show=False)
-    assert _modes(results) == {"stg_bars": "view", "bars_5m": "incremental", "feat_5m": "incremental",
-                               "volume_by_symbol": "full"}
+    assert _modes(results) == {
+        "stg_bars": "view",
+        "bars_5m": "incremental",
+        "feat_5m": "incremental",
+        "volume_by_symbol": "full",
+    }
     by_model = {r.model: r for r in results}
     # since(bars_5m, AAA) = 10:23 - 5 minutes = 10:18: buckets 10:20, 10:25, 10:30, 10:35 are written.
     assert by_model["bars_5m"].rows == 4
@@ -88,9 +99,9 @@ def test_incremental_equals_full_and_only_the_tail_is_recomputed(tmp_path, proje
 def test_late_bar_inside_history_recomputes_from_there(tmp_path, project):
     inc = _warehouse(tmp_path, "inc")
     add_bars(inc, "AAA", 0, 10)
-    add_bars(inc, "AAA", 12, 20)   # 10:10 and 10:11 are missing
+    add_bars(inc, "AAA", 12, 20)  # 10:10 and 10:11 are missing
     build_models(inc, project, show=False)
-    add_bars(inc, "AAA", 10, 2)    # they arrive late
+    add_bars(inc, "AAA", 10, 2)  # they arrive late
     results = {r.model: r for r in build_models(inc, project, show=False)}
     # since = 10:10 - 5 minutes = 10:05: buckets 10:05 .. 10:30 are rewritten, 10:00 is kept.
     assert (results["bars_5m"].mode, results["bars_5m"].rows) == ("incremental", 6)
@@ -177,7 +188,8 @@ def test_failing_model_rolls_back_the_whole_build(tmp_path, project):
     add_bars(con, "AAA", 10, 10)
     (project / "zz").mkdir()
     (project / "zz" / "broken.sql").write_text(
-        "-- broken: fails at run time\nSELECT CAST(symbol AS INTEGER) AS n FROM feat_5m")
+        "-- broken: fails at run time\nSELECT CAST(symbol AS INTEGER) AS n FROM feat_5m"
+    )
     with pytest.raises(ModelError, match=r"^sql/zz/broken.sql: Conversion Error"):
         build_models(con, project, show=False)
     assert table_rows(con, "bars_5m") == rows_before  # bars_5m's increment was undone
@@ -193,16 +205,20 @@ def test_switching_between_view_and_table(tmp_path):
     build_models(con, sql_dir, show=False)
     (sql_dir / "m.sql").write_text("-- m: x\n-- materialized: table\nSELECT 2 AS x")
     build_models(con, sql_dir, show=False)
-    assert con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = 'm'").fetchall() == [("BASE TABLE",)]
+    assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'm'").fetchall() == [
+        ("BASE TABLE",)
+    ]
     assert con.execute("SELECT x FROM m").fetchall() == [(2,)]
 
 
 def test_macros_run_before_models(tmp_path):
-    sql_dir = write_project(tmp_path, {
-        "macros/double.sql": "-- double: a macro\nCREATE OR REPLACE MACRO double_it(x) AS x * 2;",
-        "m.sql": "-- m: uses the macro\nSELECT double_it(21) AS x",
-    })
+    sql_dir = write_project(
+        tmp_path,
+        {
+            "macros/double.sql": "-- double: a macro\nCREATE OR REPLACE MACRO double_it(x) AS x * 2;",
+            "m.sql": "-- m: uses the macro\nSELECT double_it(21) AS x",
+        },
+    )
     con = connect(tmp_path / "w.duckdb")
     assert [r.model for r in build_models(con, sql_dir, show=False)] == ["m"]
     assert con.execute("SELECT x FROM m").fetchall() == [(42,)]

@@ -6,8 +6,8 @@ import pytest
 from rich.console import Console
 
 from barstore.errors import ModelError
-from barstore.models.lineage import column_lineage, print_lineage, source_columns
-from barstore.models.project import load_project
+from barstore.transform.lineage import column_lineage, print_lineage, source_columns
+from barstore.transform.project import load_project
 from barstore.warehouse import connect
 
 from .model_fixtures import RESAMPLE_PROJECT, write_project
@@ -39,18 +39,23 @@ def test_tree_has_one_level_per_model(project):
     assert bars.name == "bars_5m.close"
     assert sorted(c.name for c in bars.children) == ["stg_bars.close", "stg_bars.ts"]
     assert [leaf.name for c in bars.children for leaf in c.children] in (
-        ["raw.bars.close", "raw.bars.ts"], ["raw.bars.ts", "raw.bars.close"])
+        ["raw.bars.close", "raw.bars.ts"],
+        ["raw.bars.ts", "raw.bars.close"],
+    )
     console = Console(record=True, width=120)
     print_lineage(project, "feat_5m.close", console=console)
     text = console.export_text()
     assert text.splitlines()[0] == "feat_5m.close" and "└── bars_5m.close" in text and "raw.bars.close" in text
 
 
-@pytest.mark.parametrize("target, message", [
-    ("feat_5m", "must be MODEL.COLUMN"),
-    ("nope.close", "no model named 'nope'"),
-    ("feat_5m.nope", "sql/features/feat_5m.sql: cannot trace column 'nope'"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("feat_5m", "must be MODEL.COLUMN"),
+        ("nope.close", "no model named 'nope'"),
+        ("feat_5m.nope", "sql/features/feat_5m.sql: cannot trace column 'nope'"),
+    ],
+)
 def test_bad_targets(project, target, message):
     with pytest.raises(ModelError, match=message):
         source_columns(project, target)

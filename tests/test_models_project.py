@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from barstore.errors import ModelError
-from barstore.models.dag import print_dag
-from barstore.models.dependencies import tables_read
-from barstore.models.project import load_project
-from barstore.models.selectors import select_models
+from barstore.transform.dag import print_dag
+from barstore.transform.dependencies import tables_read
+from barstore.transform.project import load_project
+from barstore.transform.selectors import select_models
 
 from .model_fixtures import RESAMPLE_PROJECT, write_project
 
@@ -26,7 +26,11 @@ def test_header_settings_and_defaults(tmp_path):
     project = load_project(write_project(tmp_path, RESAMPLE_PROJECT))
     bars = project.models["bars_5m"]
     assert (bars.materialized, bars.time_column, bars.partition_column, bars.lookback) == (
-        "incremental", "ts", "symbol", "5 minutes")
+        "incremental",
+        "ts",
+        "symbol",
+        "5 minutes",
+    )
     assert bars.folder == "bars" and bars.description == "5-minute bars"
     assert bars.config["grain"] == "one row per (symbol, ts)"
     assert bars.display_path == "sql/bars/bars_5m.sql"
@@ -37,19 +41,39 @@ def test_header_settings_and_defaults(tmp_path):
 def test_sql_hash_ignores_the_description_but_not_settings(tmp_path):
     a = load_project(write_project(tmp_path / "a", {"m.sql": "-- m: one\nSELECT 1 AS x"})).models["m"]
     b = load_project(write_project(tmp_path / "b", {"m.sql": "-- m: two\nSELECT 1 AS x;"})).models["m"]
-    c = load_project(write_project(tmp_path / "c", {"m.sql": "-- m: one\n-- materialized: view\nSELECT 1 AS x"})).models["m"]
+    c = load_project(
+        write_project(tmp_path / "c", {"m.sql": "-- m: one\n-- materialized: view\nSELECT 1 AS x"})
+    ).models["m"]
     assert a.sql_hash == b.sql_hash != c.sql_hash
+
+
+def test_sql_hash_ignores_prose_and_grain(tmp_path):
+    """Rewording the header's prose or its grain documents the model; it must not force a full rebuild."""
+    texts = [
+        "-- m: one\n-- grain: one row\n-- materialized: table\n-- The rule is this.\nSELECT 1 AS x",
+        "-- m: one\n-- grain: a single row\n-- materialized: table\n-- The rule, reworded.\nSELECT 1 AS x",
+    ]
+    a, b = (load_project(write_project(tmp_path / str(i), {"m.sql": t})).models["m"] for i, t in enumerate(texts))
+    assert a.config["grain"] != b.config["grain"]
+    assert a.sql_hash == b.sql_hash
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
         ("SELECT 1", "sql/bad.sql: missing header"),
-        ("-- other: purpose\nSELECT 1", "sql/bad.sql: the header's first line must be `-- bad: <purpose>`"),
+        ("-- other: purpose\nSELECT 1", "sql/bad.sql:1: the header's first line must be `-- bad: <purpose>`"),
+        (
+            "-- bad: x\n-- grain: one row\n-- Rule: prose read as a setting\nSELECT 1",
+            "sql/bad.sql:3: unknown header setting 'Rule'; the settings are grain, materialized",
+        ),
+        ("-- bad: x\n-- materialised: view\nSELECT 1", "sql/bad.sql:2: unknown header setting 'materialised'"),
         ("-- bad: x\n-- materialized: ephemeral\nSELECT 1", "sql/bad.sql: unknown materialization 'ephemeral'"),
         ("-- bad: x\n-- materialized: incremental\nSELECT 1", "sql/bad.sql: incremental models need"),
-        ("-- bad: x\n-- materialized: incremental\n-- time_column: ts\n-- lookback: two days\nSELECT 1",
-         "sql/bad.sql: lookback 'two days' is not a DuckDB interval"),
+        (
+            "-- bad: x\n-- materialized: incremental\n-- time_column: ts\n-- lookback: two days\nSELECT 1",
+            "sql/bad.sql: lookback 'two days' is not a DuckDB interval",
+        ),
         ("-- bad: x\nSELEC 1 FROM", "sql/bad.sql: cannot parse the SQL"),
         ("-- bad: x\nSELECT 1; SELECT 2", "sql/bad.sql: expected exactly one SELECT statement, found 2"),
         ("-- bad: x\nCREATE TABLE t (a INT)", "sql/bad.sql: a model must be a SELECT query"),
@@ -106,13 +130,16 @@ def test_dag_parents_sources_and_order(tmp_path):
 
 
 def test_cycle_is_an_error_naming_its_models(tmp_path):
-    sql_dir = write_project(tmp_path, {
-        "a.sql": _model("a", "SELECT * FROM c"),
-        "b.sql": _model("b", "SELECT * FROM a"),
-        "c.sql": _model("c", "SELECT * FROM b"),
-        "d.sql": _model("d", "SELECT * FROM a"),  # downstream of the cycle, not part of it
-        "e.sql": _model("e", "SELECT 1 AS x"),
-    })
+    sql_dir = write_project(
+        tmp_path,
+        {
+            "a.sql": _model("a", "SELECT * FROM c"),
+            "b.sql": _model("b", "SELECT * FROM a"),
+            "c.sql": _model("c", "SELECT * FROM b"),
+            "d.sql": _model("d", "SELECT * FROM a"),  # downstream of the cycle, not part of it
+            "e.sql": _model("e", "SELECT 1 AS x"),
+        },
+    )
     with pytest.raises(ModelError) as err:
         load_project(sql_dir)
     assert str(err.value) == "the models form a cycle: a -> b -> c -> a"
@@ -149,20 +176,28 @@ def test_selectors(tmp_path, selector, expected):
 
 
 def test_nested_folder_selector(tmp_path):
-    project = load_project(write_project(tmp_path, {
-        "bars/a.sql": _model("a", "SELECT 1 AS x"),
-        "bars/deep/b.sql": _model("b", "SELECT 1 AS x"),
-        "barsx/c.sql": _model("c", "SELECT 1 AS x"),
-    }))
+    project = load_project(
+        write_project(
+            tmp_path,
+            {
+                "bars/a.sql": _model("a", "SELECT 1 AS x"),
+                "bars/deep/b.sql": _model("b", "SELECT 1 AS x"),
+                "barsx/c.sql": _model("c", "SELECT 1 AS x"),
+            },
+        )
+    )
     assert select_models(project, "bars/") == ["a", "b"]
     assert select_models(project, "bars/deep/") == ["b"]
 
 
-@pytest.mark.parametrize("selector, message", [
-    ("nope", "selector 'nope': no model named 'nope'"),
-    ("nope+", "selector 'nope+': no model named 'nope'"),
-    ("missing/", "selector 'missing/': no models under sql/missing/"),
-])
+@pytest.mark.parametrize(
+    "selector, message",
+    [
+        ("nope", "selector 'nope': no model named 'nope'"),
+        ("nope+", "selector 'nope+': no model named 'nope'"),
+        ("missing/", "selector 'missing/': no models under sql/missing/"),
+    ],
+)
 def test_unknown_selector(tmp_path, selector, message):
     project = load_project(write_project(tmp_path, RESAMPLE_PROJECT))
     with pytest.raises(ModelError, match=re.escape(message)):

@@ -6,7 +6,7 @@ built-in store reads a Parquet export of the same tables, so both must return th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from barstore.errors import BarstoreError  # noqa: E402
 from barstore.feast_warehouse import WarehouseSource  # noqa: E402
 from barstore.warehouse import connect  # noqa: E402
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 SYMBOLS = ["AAA", "BBB", "CCC"]
 
 FEATURE_STORE_YAML = """\
@@ -44,18 +44,33 @@ BUILTIN_STORE = "  type: duckdb"
 def make_repo(path, offline_store: str) -> FeatureStore:
     """Ours as barstore configures it (naive times made UTC by the store); the built-in store with Feast's default."""
     path.mkdir()
-    (path / "feature_store.yaml").write_text(FEATURE_STORE_YAML.format(
-        registry=path / "registry.db", online=path / "online.db", offline_store=offline_store,
-        coerce="false" if offline_store != BUILTIN_STORE else "true"))
+    (path / "feature_store.yaml").write_text(
+        FEATURE_STORE_YAML.format(
+            registry=path / "registry.db",
+            online=path / "online.db",
+            offline_store=offline_store,
+            coerce="false" if offline_store != BUILTIN_STORE else "true",
+        )
+    )
     return FeatureStore(repo_path=str(path))
 
 
 def feature_objects(source_a, source_b):
     symbol = Entity(name="symbol", join_keys=["symbol"], value_type=ValueType.STRING)
-    bars = FeatureView(name="bars", entities=[symbol], ttl=timedelta(minutes=10), source=source_a,
-                       schema=[Field(name="a", dtype=Float64), Field(name="b", dtype=Int64)])
-    revised = FeatureView(name="revised", entities=[symbol], ttl=timedelta(hours=1), source=source_b,
-                          schema=[Field(name="c", dtype=Float64)])
+    bars = FeatureView(
+        name="bars",
+        entities=[symbol],
+        ttl=timedelta(minutes=10),
+        source=source_a,
+        schema=[Field(name="a", dtype=Float64), Field(name="b", dtype=Int64)],
+    )
+    revised = FeatureView(
+        name="revised",
+        entities=[symbol],
+        ttl=timedelta(hours=1),
+        source=source_b,
+        schema=[Field(name="c", dtype=Float64)],
+    )
     service = FeatureService(name="both", features=[bars, revised[["c"]]])
     return [symbol, bars, revised, service]
 
@@ -70,10 +85,17 @@ def bars_table(rng) -> pd.DataFrame:
     for k, symbol in enumerate(SYMBOLS):
         steps = rng.choice([1, 1, 1, 2, 5, 25], size=120)
         start = np.cumsum(steps) + 30 * k
-        frames.append(pd.DataFrame({
-            "symbol": symbol, "ts": minutes(start), "ts_close": minutes(start + 1),
-            "a": rng.normal(size=len(start)).round(6), "b": rng.integers(0, 1000, size=len(start)),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": symbol,
+                    "ts": minutes(start),
+                    "ts_close": minutes(start + 1),
+                    "a": rng.normal(size=len(start)).round(6),
+                    "b": rng.integers(0, 1000, size=len(start)),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -83,9 +105,14 @@ def revised_table(rng) -> pd.DataFrame:
     for symbol in SYMBOLS:
         for m in np.sort(rng.choice(400, size=60, replace=False)):
             for version in range(int(rng.integers(1, 4))):
-                rows.append({"symbol": symbol, "ts_close": T0 + timedelta(minutes=int(m)),
-                             "created_at": T0 + timedelta(days=1, seconds=int(rng.integers(0, 10**6))),
-                             "c": round(float(rng.normal()), 6) + version})
+                rows.append(
+                    {
+                        "symbol": symbol,
+                        "ts_close": T0 + timedelta(minutes=int(m)),
+                        "created_at": T0 + timedelta(days=1, seconds=int(rng.integers(0, 10**6))),
+                        "c": round(float(rng.normal()), 6) + version,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -93,8 +120,11 @@ def entity_rows(rng, bars: pd.DataFrame, revised: pd.DataFrame, n: int = 400) ->
     random_times = [T0 + timedelta(seconds=int(s)) for s in rng.integers(-3600, 8 * 3600, size=n)]
     exact = list(bars["ts_close"].iloc[::17]) + list(revised["ts_close"].iloc[::13])  # event time == entity time
     times = random_times + exact
-    symbols = list(rng.choice(SYMBOLS + ["ZZZ"], size=n)) + list(bars["symbol"].iloc[::17]) + \
-        list(revised["symbol"].iloc[::13])
+    symbols = (
+        list(rng.choice(SYMBOLS + ["ZZZ"], size=n))
+        + list(bars["symbol"].iloc[::17])
+        + list(revised["symbol"].iloc[::13])
+    )
     df = pd.DataFrame({"symbol": symbols, "event_timestamp": times, "label": np.arange(len(times)) * 10})
     df = pd.concat([df, df.iloc[:5]], ignore_index=True)  # duplicate entity rows stay duplicated
     df["event_timestamp"] = df["event_timestamp"].astype("datetime64[us, UTC]")  # built-in store: µs only
@@ -108,29 +138,50 @@ def stores(tmp_path_factory):
     bars, revised = bars_table(rng), revised_table(rng)
     warehouse = tmp / "warehouse.duckdb"
     con = connect(warehouse)
-    con.execute("CREATE TABLE bars AS SELECT symbol, ts::TIMESTAMPTZ AS ts, ts_close::TIMESTAMPTZ AS ts_close, "
-                "a, b::BIGINT AS b FROM bars")
-    con.execute("CREATE TABLE revised AS SELECT symbol, ts_close::TIMESTAMPTZ AS ts_close, "
-                "created_at::TIMESTAMPTZ AS created_at, c FROM revised")
+    con.execute(
+        "CREATE TABLE bars AS SELECT symbol, ts::TIMESTAMPTZ AS ts, ts_close::TIMESTAMPTZ AS ts_close, "
+        "a, b::BIGINT AS b FROM bars"
+    )
+    con.execute(
+        "CREATE TABLE revised AS SELECT symbol, ts_close::TIMESTAMPTZ AS ts_close, "
+        "created_at::TIMESTAMPTZ AS created_at, c FROM revised"
+    )
     for table in ("bars", "revised"):
         con.execute(f"COPY {table} TO '{tmp / table}.parquet' (FORMAT parquet)")
     con.close()
 
     ours = make_repo(tmp / "ours", OUR_STORE.format(warehouse=warehouse))
-    ours.apply(feature_objects(WarehouseSource(table="bars"),
-                               WarehouseSource(table="revised", created_timestamp_column="created_at")))
+    ours.apply(
+        feature_objects(
+            WarehouseSource(table="bars"), WarehouseSource(table="revised", created_timestamp_column="created_at")
+        )
+    )
     builtin = make_repo(tmp / "builtin", BUILTIN_STORE)
-    builtin.apply(feature_objects(
-        FileSource(name="bars", path=str(tmp / "bars.parquet"), timestamp_field="ts_close"),
-        FileSource(name="revised", path=str(tmp / "revised.parquet"), timestamp_field="ts_close",
-                   created_timestamp_column="created_at")))
-    return {"ours": ours, "builtin": builtin, "bars": bars, "revised": revised,
-            "entities": entity_rows(rng, bars, revised), "tmp": tmp}
+    builtin.apply(
+        feature_objects(
+            FileSource(name="bars", path=str(tmp / "bars.parquet"), timestamp_field="ts_close"),
+            FileSource(
+                name="revised",
+                path=str(tmp / "revised.parquet"),
+                timestamp_field="ts_close",
+                created_timestamp_column="created_at",
+            ),
+        )
+    )
+    return {
+        "ours": ours,
+        "builtin": builtin,
+        "bars": bars,
+        "revised": revised,
+        "entities": entity_rows(rng, bars, revised),
+        "tmp": tmp,
+    }
 
 
 def historical(store, entities, features, full_feature_names):
-    return store.get_historical_features(entity_df=entities, features=features,
-                                         full_feature_names=full_feature_names).to_df()
+    return store.get_historical_features(
+        entity_df=entities, features=features, full_feature_names=full_feature_names
+    ).to_df()
 
 
 @pytest.mark.parametrize("full_feature_names", [False, True])
@@ -160,12 +211,16 @@ def test_entity_times_in_any_zone_as_with_feast_coercion(stores):
     for zone in ("America/New_York", None):  # entity times in New York time, then naive (= UTC)
         entities = aware.assign(
             event_timestamp=aware["event_timestamp"].dt.tz_convert(zone),
-            noted_at=aware["event_timestamp"].dt.tz_convert(None) - pd.Timedelta(days=1))  # a passthrough column
+            noted_at=aware["event_timestamp"].dt.tz_convert(None) - pd.Timedelta(days=1),
+        )  # a passthrough column
         ours = historical(stores["ours"], entities, ["bars:a", "revised:c"], False)
         builtin = historical(stores["builtin"], entities, ["bars:a", "revised:c"], False)
         assert str(ours["event_timestamp"].dt.tz) == "UTC" and str(ours["noted_at"].dt.tz) == "UTC"
-        pd.testing.assert_frame_equal(ours.sort_values("label").reset_index(drop=True),
-                                      builtin.sort_values("label").reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            ours.sort_values("label").reset_index(drop=True),
+            builtin.sort_values("label").reset_index(drop=True),
+            check_dtype=False,
+        )
         same_instants = historical(stores["ours"], aware, ["bars:a", "revised:c"], False)
         assert ours["a"].equals(same_instants["a"]) and ours["c"].equals(same_instants["c"])
     assert ours["a"].notna().sum() > 20
@@ -185,8 +240,11 @@ def test_feature_service_matches_builtin(stores):
     ours = historical(stores["ours"], stores["entities"], ours_service, True)
     builtin = historical(stores["builtin"], stores["entities"], builtin_service, True)
     assert list(ours.columns)[3:] == ["bars__a", "bars__b", "revised__c"]
-    pd.testing.assert_frame_equal(ours.sort_values("label").reset_index(drop=True),
-                                  builtin.sort_values("label").reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        ours.sort_values("label").reset_index(drop=True),
+        builtin.sort_values("label").reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_created_timestamp_breaks_ties(stores):
@@ -210,8 +268,14 @@ def test_ttl_edges(tmp_path):
     objects = feature_objects(WarehouseSource(table="bars"), WarehouseSource(table="bars", name="bars2"))
     store.apply(objects[:2])
     us = timedelta(microseconds=1)
-    times = [T0 - us, T0, T0 + timedelta(minutes=10), T0 + timedelta(minutes=10) + us,
-             T0 + timedelta(hours=1) - us, T0 + timedelta(hours=1)]
+    times = [
+        T0 - us,
+        T0,
+        T0 + timedelta(minutes=10),
+        T0 + timedelta(minutes=10) + us,
+        T0 + timedelta(hours=1) - us,
+        T0 + timedelta(hours=1),
+    ]
     entities = pd.DataFrame({"symbol": "X", "event_timestamp": times})
     got = historical(store, entities, ["bars:a"], False)
     # before any data; exact time; exactly ttl old (kept); older than ttl; older; the next row exactly
@@ -224,8 +288,9 @@ def test_materialize_into_online_store(stores):
     store, bars, revised = stores["ours"], stores["bars"], stores["revised"]
     end = max(bars["ts_close"].max(), revised["ts_close"].max()) + timedelta(minutes=1)
     store.materialize(start_date=T0 - timedelta(days=1), end_date=end)
-    online = store.get_online_features(features=["bars:a", "bars:b", "revised:c"],
-                                       entity_rows=[{"symbol": s} for s in SYMBOLS + ["ZZZ"]]).to_dict()
+    online = store.get_online_features(
+        features=["bars:a", "bars:b", "revised:c"], entity_rows=[{"symbol": s} for s in SYMBOLS + ["ZZZ"]]
+    ).to_dict()
     last_bar = bars.sort_values("ts_close").groupby("symbol").last()
     last_rev = revised.sort_values(["ts_close", "created_at"]).groupby("symbol").last()
     assert online["a"] == [*last_bar.loc[SYMBOLS, "a"], None]
@@ -236,7 +301,7 @@ def test_materialize_into_online_store(stores):
 def test_sql_entity_frame_and_open_read_write_connection(stores):
     """Entity rows as a warehouse query; retrieval while this process holds the warehouse read-write,
     unshared (DuckDB's instance cache) and shared with share_connection."""
-    from barstore.feast_warehouse.connection import share_connection
+    from barstore.warehouse import share_connection
 
     store, entities = stores["ours"], stores["entities"]
     expected = historical(store, entities.head(50), ["bars:a", "revised:c"], False)
@@ -247,8 +312,11 @@ def test_sql_entity_frame_and_open_read_write_connection(stores):
         con.execute("CREATE TEMP TABLE keep AS SELECT * FROM picked")  # temp: invisible to other connections
         con.execute("CREATE OR REPLACE TABLE entity_rows AS SELECT * FROM picked")
         from_sql = historical(store, "SELECT * FROM entity_rows", ["bars:a", "revised:c"], False)
-        pd.testing.assert_frame_equal(from_sql.sort_values("label").reset_index(drop=True),
-                                      expected.sort_values("label").reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            from_sql.sort_values("label").reset_index(drop=True),
+            expected.sort_values("label").reset_index(drop=True),
+            check_dtype=False,
+        )
         share_connection(warehouse, con)
         shared = historical(store, entities.head(50), ["bars:a", "revised:c"], False)
         pd.testing.assert_frame_equal(shared, expected)
@@ -265,9 +333,15 @@ def test_pull_latest_breaks_ties_by_created_timestamp(stores):
     source = store.get_feature_view("revised").batch_source
     end = T0 + timedelta(minutes=200)
     job = WarehouseOfflineStore.pull_latest_from_table_or_query(
-        config=store.config, data_source=source, join_key_columns=["symbol"], feature_name_columns=["c"],
-        timestamp_field="ts_close", created_timestamp_column="created_at",
-        start_date=T0 + timedelta(minutes=100), end_date=end)
+        config=store.config,
+        data_source=source,
+        join_key_columns=["symbol"],
+        feature_name_columns=["c"],
+        timestamp_field="ts_close",
+        created_timestamp_column="created_at",
+        start_date=T0 + timedelta(minutes=100),
+        end_date=end,
+    )
     got = job.to_df().set_index("symbol").sort_index()
     window = revised[(revised["ts_close"] >= T0 + timedelta(minutes=100)) & (revised["ts_close"] <= end)]
     want = window.sort_values(["ts_close", "created_at"]).groupby("symbol").last()
@@ -277,10 +351,18 @@ def test_pull_latest_breaks_ties_by_created_timestamp(stores):
 
 def test_entity_rows_matching_nothing(stores):
     """Keys absent from the table and times before every row: NULL features, rows and order kept."""
-    entities = pd.DataFrame({"symbol": ["ZZZ", "AAA", None, "BBB"],  # both tables start at T0 or later
-                             "event_timestamp": [T0 + timedelta(hours=2), T0 - timedelta(microseconds=1),
-                                                 T0 + timedelta(hours=2), T0 - timedelta(days=1)],
-                             "label": [1, 2, 3, 4]})
+    entities = pd.DataFrame(
+        {
+            "symbol": ["ZZZ", "AAA", None, "BBB"],  # both tables start at T0 or later
+            "event_timestamp": [
+                T0 + timedelta(hours=2),
+                T0 - timedelta(microseconds=1),
+                T0 + timedelta(hours=2),
+                T0 - timedelta(days=1),
+            ],
+            "label": [1, 2, 3, 4],
+        }
+    )
     got = historical(stores["ours"], entities, ["bars:a", "revised:c"], False)
     assert got["label"].tolist() == [1, 2, 3, 4]
     assert got[["a", "c"]].isna().all().all()
@@ -298,8 +380,15 @@ def pairs_table(rng) -> pd.DataFrame:
                 if rng.random() < 0.3:
                     created[0] = None
                 for c in created:
-                    rows.append({"k1": k1, "k2": k2, "ts": T0 + timedelta(minutes=int(m)), "v": len(rows) + 0.5,
-                                 "created": None if c is None else T0 + timedelta(days=1, microseconds=int(c))})
+                    rows.append(
+                        {
+                            "k1": k1,
+                            "k2": k2,
+                            "ts": T0 + timedelta(minutes=int(m)),
+                            "v": len(rows) + 0.5,
+                            "created": None if c is None else T0 + timedelta(days=1, microseconds=int(c)),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -307,8 +396,9 @@ def reference(features: pd.DataFrame, entities: pd.DataFrame, ttl: timedelta) ->
     """Feast's point-in-time join by definition, row by row."""
     out = []
     for k1, k2, time in entities[["k1", "k2", "event_timestamp"]].itertuples(index=False):
-        rows = features[(features["k1"] == k1) & (features["k2"] == k2) & (features["ts"] <= time)
-                        & (features["ts"] >= time - ttl)]  # NULL keys equal nothing
+        rows = features[
+            (features["k1"] == k1) & (features["k2"] == k2) & (features["ts"] <= time) & (features["ts"] >= time - ttl)
+        ]  # NULL keys equal nothing
         latest = rows.assign(created=rows["created"].fillna(T0 - timedelta(days=1))).sort_values(["ts", "created"])
         out.append(latest["v"].iloc[-1] if len(latest) else None)
     return out
@@ -324,26 +414,42 @@ def test_two_column_keys_by_definition(tmp_path, relation):
     features = pairs_table(rng)
     warehouse = tmp_path / "warehouse.duckdb"
     con = connect(warehouse)
-    con.execute("CREATE TABLE pairs_table AS SELECT k1, k2::BIGINT AS k2, ts::TIMESTAMPTZ AS ts, "
-                "created::TIMESTAMPTZ AS created, v FROM features")
+    con.execute(
+        "CREATE TABLE pairs_table AS SELECT k1, k2::BIGINT AS k2, ts::TIMESTAMPTZ AS ts, "
+        "created::TIMESTAMPTZ AS created, v FROM features"
+    )
     con.execute("CREATE VIEW pairs_view AS SELECT * FROM pairs_table")
-    con.execute("CREATE VIEW pairs_doubled_view AS SELECT * FROM pairs_table "
-                "UNION ALL SELECT k1, k2, ts, created, v + 1000 FROM pairs_table")
+    con.execute(
+        "CREATE VIEW pairs_doubled_view AS SELECT * FROM pairs_table "
+        "UNION ALL SELECT k1, k2, ts, created, v + 1000 FROM pairs_table"
+    )
     con.close()
     store = make_repo(tmp_path / "repo", OUR_STORE.format(warehouse=warehouse))
     k1 = Entity(name="k1", join_keys=["k1"], value_type=ValueType.STRING)
     k2 = Entity(name="k2", join_keys=["k2"], value_type=ValueType.INT64)
     ttl = timedelta(minutes=5)
     source = WarehouseSource(table=f"pairs_{relation}", timestamp_field="ts", created_timestamp_column="created")
-    store.apply([k1, k2, FeatureView(name="pairs", entities=[k1, k2], ttl=ttl, source=source,
-                                     schema=[Field(name="v", dtype=Float64)])])
+    store.apply(
+        [
+            k1,
+            k2,
+            FeatureView(
+                name="pairs", entities=[k1, k2], ttl=ttl, source=source, schema=[Field(name="v", dtype=Float64)]
+            ),
+        ]
+    )
     n = 300
     grid = T0 + pd.to_timedelta(rng.integers(-5, 65, size=n), unit="min")
     offsets = rng.choice([0, 1, 10**6, 5 * 60 * 10**6, 5 * 60 * 10**6 + 1], size=n)  # on a row, ttl edge, ...
     p = [0.45, 0.45, 0.05, 0.05]  # mostly keys that exist
-    entities = pd.DataFrame({"k1": rng.choice(["x", "y", "z", None], size=n, p=p),
-                             "k2": pd.array(rng.choice([1, 2, 3, None], size=n, p=p), dtype="Int64"),
-                             "event_timestamp": grid + pd.to_timedelta(offsets, unit="us"), "label": np.arange(n)})
+    entities = pd.DataFrame(
+        {
+            "k1": rng.choice(["x", "y", "z", None], size=n, p=p),
+            "k2": pd.array(rng.choice([1, 2, 3, None], size=n, p=p), dtype="Int64"),
+            "event_timestamp": grid + pd.to_timedelta(offsets, unit="us"),
+            "label": np.arange(n),
+        }
+    )
     got = historical(store, entities, ["pairs:v"], False)
     assert got["label"].tolist() == list(range(n))
     want = reference(features, entities, ttl)

@@ -59,8 +59,10 @@ def test_materialized_from_truncated_history_equals_full_history(fs, tmp_path):
     symbol, step = _as_of_times(ds, 1)[0]
     cut = step.strftime("%Y-%m-%d %H:%M:%S")
     ws2, con2, store2 = feast_workspace(
-        tmp_path, btc_where=f"ts_utc >= '2021-01-01' AND ts_utc < '{cut}'",
-        minute_where="symbol = 'ETHUSDT' AND ts_utc >= '2025-06-01' AND ts_utc < '2025-06-02'")
+        tmp_path,
+        btc_where=f"ts_utc >= '2021-01-01' AND ts_utc < '{cut}'",
+        minute_where="symbol = 'ETHUSDT' AND ts_utc >= '2025-06-01' AND ts_utc < '2025-06-02'",
+    )
     materialize_windows(store2, con2, models=["seq500_hourly"])
     assert torch.equal(get_window(store2, symbol, "seq500_hourly"), ds.window_at(symbol, step.to_pydatetime()))
 
@@ -83,8 +85,10 @@ def test_apply_and_materialize_commands(fs):
     assert get_window(store, "ETHUSDT", "seq300_minute").shape == (300, 20)
     # the scalar views are online too: ETHUSDT's last minute features closed by the as-of time
     row = store.get_online_features(features=["features_1m:rsi_14"], entity_rows=[{"symbol": "ETHUSDT"}]).to_dict()
-    last = con.execute("SELECT rsi_14 FROM features_1m WHERE symbol = 'ETHUSDT' AND ts_close <= "
-                       "'2025-06-03 12:00:00+00' ORDER BY ts DESC LIMIT 1").fetchall()
+    last = con.execute(
+        "SELECT rsi_14 FROM features_1m WHERE symbol = 'ETHUSDT' AND ts_close <= "
+        "'2025-06-03 12:00:00+00' ORDER BY ts DESC LIMIT 1"
+    ).fetchall()
     assert row["rsi_14"][0] == last[0][0]
     result = runner.invoke(app, ["materialize", "--home", str(ws.home), "--incremental"])
     assert result.exit_code == 0, result.output
@@ -96,8 +100,13 @@ def test_plain_feast_cli_works_on_the_repo(fs):
 
     feast = shutil.which("feast") or os.path.join(os.path.dirname(os.sys.executable), "feast")
     env = dict(os.environ, BARSTORE_HOME=str(ws.home))
-    out = subprocess.run([feast, "-c", str(repo_dir(ws)), "feature-services", "list"],
-                         capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [feast, "-c", str(repo_dir(ws)), "feature-services", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     for model in ["seq300_minute", "seq500_minute", "seq800_minute", "seq500_hourly", "longterm_multitf"]:
         assert model in out.stdout
@@ -115,8 +124,11 @@ def redis_url():
     if server is None:
         pytest.skip("redis-server is not installed (make test installs Debian's redis-server)")
     port = _free_port()
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
@@ -143,7 +155,7 @@ def test_redis_online_store_serves_the_same_windows(fs, redis_url, monkeypatch):
 def test_why_a_symbol_has_no_window():
     """materialize names each symbol without a window and why: too few steps, a gap, or which values are missing
     at which step (the latest such step)."""
-    from training.windows import AlignedMatrix, why_no_window
+    from barstore.windows.index import AlignedMatrix, why_no_window
 
     n, steps = 30, 5
     values = np.ones((n, 2))

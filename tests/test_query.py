@@ -91,8 +91,11 @@ def test_wide_results_are_shown_one_block_per_row(tmp_path, capsys):
     row instead of a table squeezed to empty cells; duplicate column names keep their own values."""
     path = tmp_path / "warehouse.duckdb"
     con = connect(path)
-    con.execute("CREATE TABLE wide AS SELECT " + ", ".join(f"{k} * 1.5 AS column_{k}" for k in range(40))
-                + ", 'last' AS note FROM range(3)")
+    con.execute(
+        "CREATE TABLE wide AS SELECT "
+        + ", ".join(f"{k} * 1.5 AS column_{k}" for k in range(40))
+        + ", 'last' AS note FROM range(3)"
+    )
     con.close()
     run_query(path, "SELECT *, 7 AS note FROM wide", "table", None, max_rows=2)
     out = capsys.readouterr().out

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from barstore.ingest import IngestOptions, ingest_files
-from barstore.models.runner import build_models
+from barstore.transform.runner import build_models
 from barstore.warehouse import connect
 
 from .data_paths import DATA, need_data
@@ -32,7 +32,7 @@ def _build(con, **kw):
 
 
 def _sql_dir():
-    from barstore.home import PROJECT_DIR
+    from .data_paths import PROJECT_DIR
 
     return PROJECT_DIR / "sql"
 
@@ -90,8 +90,10 @@ def test_forming_bar_is_incomplete(binance):
         "QUALIFY ts = max(ts) OVER (PARTITION BY timeframe) ORDER BY timeframe"
     ).fetchall()
     incomplete = {
-        tf: con.execute(f"SELECT count(*) FILTER (WHERE NOT is_complete), max(ts) FILTER (WHERE NOT is_complete) "
-                        f"FROM bars_{tf} WHERE symbol = 'BTCUSDT'").fetchone()
+        tf: con.execute(
+            f"SELECT count(*) FILTER (WHERE NOT is_complete), max(ts) FILTER (WHERE NOT is_complete) "
+            f"FROM bars_{tf} WHERE symbol = 'BTCUSDT'"
+        ).fetchone()
         for tf in ["1m", "5m", "15m", "1h", "4h", "1d"]
     }
     assert incomplete["1m"][0] == 0
@@ -189,7 +191,7 @@ def test_nq_globex_days(nq):
     starts = ours.ts.dt.tz_convert(NY)
     assert (starts.dt.strftime("%H:%M") == "18:00").all()
     # Sunday evening opens Monday's trading day; Thanksgiving (11-23) and the day after are short
-    assert str(starts.iloc[0]) .startswith("2023-11-19 18:00") and str(ours.day.iloc[0]) == "2023-11-20"
+    assert str(starts.iloc[0]).startswith("2023-11-19 18:00") and str(ours.day.iloc[0]) == "2023-11-20"
     n = ours.set_index("day").n_bars
     assert n[pd.Timestamp("2023-11-20").date()] == 1380
     assert n[pd.Timestamp("2023-11-23").date()] < 1380 and n[pd.Timestamp("2023-11-24").date()] < 1380

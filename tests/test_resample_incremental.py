@@ -5,12 +5,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from barstore.home import PROJECT_DIR
 from barstore.ingest import IngestOptions, ingest_files
-from barstore.models.runner import build_models
+from barstore.transform.runner import build_models
 from barstore.warehouse import connect
 
-from .data_paths import DATA, need_data
+from .data_paths import DATA, PROJECT_DIR, need_data
 
 SQL = PROJECT_DIR / "sql"
 OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")
@@ -24,8 +23,9 @@ def _slice(tmp_path, name, lo, hi, symbols=("BTCUSDT", "SOLUSDT")):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
-        f"COPY (SELECT * REPLACE (CAST(ts_utc AS TIMESTAMPTZ) AS ts_utc) FROM '{src}' WHERE symbol IN {tuple(symbols)} "
-        f"AND CAST(ts_utc AS TIMESTAMPTZ) >= TIMESTAMPTZ '{lo}+00' AND CAST(ts_utc AS TIMESTAMPTZ) < TIMESTAMPTZ '{hi}+00' ORDER BY symbol, ts_utc) "
+        f"COPY (SELECT * REPLACE (CAST(ts_utc AS TIMESTAMPTZ) AS ts_utc) FROM '{src}' "
+        f"WHERE symbol IN {tuple(symbols)} AND CAST(ts_utc AS TIMESTAMPTZ) >= TIMESTAMPTZ '{lo}+00' "
+        f"AND CAST(ts_utc AS TIMESTAMPTZ) < TIMESTAMPTZ '{hi}+00' ORDER BY symbol, ts_utc) "
         f"TO '{path}' (FORMAT parquet)"
     )
     con.close()
@@ -52,8 +52,8 @@ def _same_table(a, b, table=TABLE):
 @pytest.mark.parametrize(
     "cut,end",
     [
-        ("2025-06-03 13:37", "2025-06-03 13:38"),   # one new minute for every symbol
-        ("2025-06-02 10:00", "2025-06-03 13:38"),   # a day of new bars
+        ("2025-06-03 13:37", "2025-06-03 13:38"),  # one new minute for every symbol
+        ("2025-06-02 10:00", "2025-06-03 13:38"),  # a day of new bars
     ],
 )
 def test_append_equals_full_rebuild(tmp_path, cut, end):

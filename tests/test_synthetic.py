@@ -163,7 +163,9 @@ def test_demo_symbols_cycle_the_calendars():
 def test_write_demo_files(tmp_path):
     files = write_demo_files(tmp_path / "demo", days=3, n_symbols=3)
     assert [(f.symbol, f.calendar, f.timeframe) for f in files] == [
-        ("SYN_BTC", "crypto_24x7", "1m"), ("SYN_ES", "cme_globex", "1m"), ("SYN_SPY", "us_rth", "1m"),
+        ("SYN_BTC", "crypto_24x7", "1m"),
+        ("SYN_ES", "cme_globex", "1m"),
+        ("SYN_SPY", "us_rth", "1m"),
     ]
     # 2024-01-01..03 are Monday..Wednesday: 3 full days for every calendar.
     assert [pq.read_metadata(f.path).num_rows for f in files] == [3 * 1440, 3 * 1380, 3 * 390]

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from barstore.specs import MODELS
+from barstore.windows.index import AlignedMatrix, window_ends
 from training import training_dataset
-from training.windows import AlignedMatrix, window_ends
 
 from .feast_helpers import feast_workspace
 
@@ -47,7 +47,8 @@ def test_window_rows_are_the_features_at_each_step(fs):
     expected = con.execute(
         "SELECT open, high, low, close, volume, log_return, rsi_14, macd, macd_signal, macd_hist, atr_14, bb_pctb_20,"
         " ma_20, ma_50, cvd, cvd_session, cvd_ema_20, vwap_session, close_vs_vwap, volume_z_20 FROM features_1m "
-        "WHERE symbol = ? AND ts_close <= ? ORDER BY ts_close DESC LIMIT 300", [symbol, end]
+        "WHERE symbol = ? AND ts_close <= ? ORDER BY ts_close DESC LIMIT 300",
+        [symbol, end],
     ).fetchnumpy()
     matrix = np.column_stack([expected[c] for c in expected])[::-1]
     assert np.array_equal(ds[k][0].numpy(), matrix)
@@ -60,7 +61,9 @@ def test_labels_are_forward_returns_from_future_bars(fs):
     symbol, end = ds.symbol(k), pd.Timestamp(ds.timestamps[k], tz="UTC")
     now, later = con.execute(
         "SELECT close, lead(close, 60) OVER (ORDER BY ts_close) FROM bars_1m WHERE symbol = ? AND is_complete "
-        "QUALIFY ts_close = ?", [symbol, end]).fetchall()[0]
+        "QUALIFY ts_close = ?",
+        [symbol, end],
+    ).fetchall()[0]
     assert float(ds[k][1]) == pytest.approx(later / now - 1, rel=1e-15)
     # the label's bars lie after the window: its last row closes at the decision time
     assert float(ds[k][0][-1, 3]) == now
@@ -76,9 +79,11 @@ def test_hourly_steps_see_only_completed_4h_and_daily_bars(fs):
         symbol, end = ds.symbol(k), pd.Timestamp(ds.timestamps[k], tz="UTC")
         last = ds[int(k)][0][-1]
         four, daily = con.execute(
-            "SELECT (SELECT close FROM features_4h WHERE symbol = $s AND ts_close <= $t ORDER BY ts_close DESC LIMIT 1),"
+            "SELECT (SELECT close FROM features_4h WHERE symbol = $s AND ts_close <= $t "
+            "ORDER BY ts_close DESC LIMIT 1),"
             " (SELECT rsi_14 FROM features_1d WHERE symbol = $s AND ts_close <= $t ORDER BY ts_close DESC LIMIT 1)",
-            {"s": symbol, "t": end}).fetchall()[0]
+            {"s": symbol, "t": end},
+        ).fetchall()[0]
         assert float(last[h4_close]) == four and float(last[d_rsi]) == daily
 
 
@@ -88,17 +93,20 @@ def test_gaps_and_missing_values_are_dropped_and_counted():
     values = np.arange(n * 2, dtype=float).reshape(n, 2)
     values[12, 1] = np.nan
     breaks = np.zeros(n, dtype=bool)
-    breaks[25] = True                       # link 24 -> 25 broken
+    breaks[25] = True  # link 24 -> 25 broken
     codes = np.array([0] * 30 + [1] * 10, dtype=np.int32)
     m = AlignedMatrix(values, codes, ["A", "B"], np.arange(n).astype("datetime64[us]"), breaks, ["x", "y"])
     labels = np.ones(n)
     labels[38] = np.nan
     index = window_ends(m, steps, labels)
-    expected = [i for i in range(n)
-                if (i < 30 and i >= 4 or i >= 34)           # whole window inside one symbol
-                and not (i - 4 <= 12 <= i)                 # no NaN row
-                and not (i < 30 and i - 3 <= 25 <= i)      # no break between rows inside
-                and i != 38]
+    expected = [
+        i
+        for i in range(n)
+        if (i < 30 and i >= 4 or i >= 34)  # whole window inside one symbol
+        and not (i - 4 <= 12 <= i)  # no NaN row
+        and not (i < 30 and i - 3 <= 25 <= i)  # no break between rows inside
+        and i != 38
+    ]
     assert index.ends.tolist() == expected
     assert index.dropped == {"gap": 4, "missing values": 5, "no label": 1}
 

@@ -18,13 +18,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from barstore.home import PROJECT_DIR
 from barstore.ingest import IngestOptions, ingest_files
-from barstore.models.runner import build_models
+from barstore.transform.runner import build_models
 from barstore.warehouse import connect
 
+from .data_paths import DATA, PROJECT_DIR, need_data
 from .feature_helpers import rows_differing
-from .data_paths import DATA, need_data
 
 SQL = PROJECT_DIR / "sql"
 SELECT = "+volume_profile_1d"
@@ -32,7 +31,10 @@ BINANCE = "binance_usdm_perp_1min_2025-05_2025-06.parquet"
 LEAN = "lean_us_equity_1hour_1998-2021.parquet"
 BINANCE_OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")
 LEAN_OPTS = IngestOptions(timeframe="1h", tz="America/New_York", calendar="us_rth")
-COLUMNS = "symbol, ts, ts_close, poc, vah, val, close_vs_poc, close_vs_vah, close_vs_val, profile_days, poc_bin, val_bin, vah_bin"
+COLUMNS = (
+    "symbol, ts, ts_close, poc, vah, val, close_vs_poc, close_vs_vah, close_vs_val, "
+    "profile_days, poc_bin, val_bin, vah_bin"
+)
 WIDTH, WINDOW, SHARE = 0.001, 30, Fraction(7, 10)
 
 
@@ -67,9 +69,12 @@ def reference_profiles(bars: pd.DataFrame, width=WIDTH, window=WINDOW, share=SHA
         for i, day in enumerate(days):
             row = {"symbol": symbol, "day": day, "n_days": min(i + 1, window)}
             if i + 1 >= window:
-                row.update(value_area(hists[i + 1 - window: i + 1], closes[i], width, share))
-                row.update(poc=math.exp((row["poc_bin"] + 0.5) * step), vah=math.exp((row["vah_bin"] + 1) * step),
-                           val=math.exp(row["val_bin"] * step))
+                row.update(value_area(hists[i + 1 - window : i + 1], closes[i], width, share))
+                row.update(
+                    poc=math.exp((row["poc_bin"] + 0.5) * step),
+                    vah=math.exp((row["vah_bin"] + 1) * step),
+                    val=math.exp(row["val_bin"] * step),
+                )
                 for name in ("poc", "vah", "val"):
                     row[f"close_vs_{name}"] = closes[i] / row[name] - 1
             out.append(row)
@@ -83,11 +88,10 @@ def value_area(hists: list[dict[int, int]], close: float, width: float, share: F
         for k, v in hist.items():
             volume[k] = volume.get(k, 0) + v
     low, high = min(volume), max(volume)
-    profile = [volume.get(k, 0) for k in range(low, high + 1)]   # empty bins inside the range count
+    profile = [volume.get(k, 0) for k in range(low, high + 1)]  # empty bins inside the range count
     close_bin = bin_of(close, width)
     best = max(profile)
-    poc = min((k for k in range(low, high + 1) if profile[k - low] == best),
-              key=lambda k: (abs(k - close_bin), k))
+    poc = min((k for k in range(low, high + 1) if profile[k - low] == best), key=lambda k: (abs(k - close_bin), k))
     total, taken, va_low, va_high = sum(profile), profile[poc - low], poc, poc
     while taken < share * total:
         above = profile[va_high + 1 - low] if va_high < high else None
@@ -106,8 +110,12 @@ def value_area(hists: list[dict[int, int]], close: float, width: float, share: F
 
 def write_slice(path: Path, source: str, lo: str, hi: str, symbols: tuple[str, ...]) -> Path:
     """Rows of a shared data file for `symbols` with lo <= ts < hi (UTC for Binance, New York time for Lean)."""
-    if source == BINANCE:   # nanosecond timestamps in the file: written back as microseconds
-        ts, bound, columns = "CAST(ts_utc AS TIMESTAMPTZ)", "TIMESTAMPTZ '{}+00'", "* REPLACE (CAST(ts_utc AS TIMESTAMPTZ) AS ts_utc)"
+    if source == BINANCE:  # nanosecond timestamps in the file: written back as microseconds
+        ts, bound, columns = (
+            "CAST(ts_utc AS TIMESTAMPTZ)",
+            "TIMESTAMPTZ '{}+00'",
+            "* REPLACE (CAST(ts_utc AS TIMESTAMPTZ) AS ts_utc)",
+        )
     else:
         ts, bound, columns = "ts_et", "TIMESTAMP '{}'", "*"
     names = ", ".join(f"'{s}'" for s in symbols)
@@ -183,9 +191,12 @@ def test_binance_matches_reference(binance):
     ref = reference_profiles(reference_bars(path))
     assert_matches_reference(con, ref, "UTC")
     # the value area holds the POC and at least the share of the window's volume (a sanity check on real data)
-    assert con.execute(
-        "SELECT count(*) FROM volume_profile_1d WHERE poc IS NOT NULL AND NOT (val < poc AND poc < vah)"
-    ).fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM volume_profile_1d WHERE poc IS NOT NULL AND NOT (val < poc AND poc < vah)"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_lean_matches_reference_across_a_split(tmp_path):
@@ -196,7 +207,7 @@ def test_lean_matches_reference_across_a_split(tmp_path):
     ref = reference_profiles(reference_bars(path))
     assert_matches_reference(con, ref, "America/New_York")
     widest = con.execute("SELECT max(vah_bin - val_bin) FROM volume_profile_1d").fetchone()[0]
-    assert widest > 600   # the split's gap lies inside some value areas: empty bins were walked through
+    assert widest > 600  # the split's gap lies inside some value areas: empty bins were walked through
     con.close()
 
 
@@ -239,7 +250,9 @@ def test_binance_append_a_day_equals_full_rebuild(tmp_path):
     inc, before = _append_equals_full(tmp_path, [old], [new], BINANCE_OPTS)
     # 06-12 was forming: no row before, a complete row after; 06-13 is forming now
     assert max(r[1] for r in before).isoformat()[:10] == "2025-06-11"
-    assert inc.execute("SELECT max(ts)::DATE, count(poc) FROM volume_profile_1d").fetchone()[0].isoformat() == "2025-06-12"
+    assert (
+        inc.execute("SELECT max(ts)::DATE, count(poc) FROM volume_profile_1d").fetchone()[0].isoformat() == "2025-06-12"
+    )
     inc.close()
 
 
@@ -272,7 +285,7 @@ def test_gap_and_forming_day(tmp_path):
 # ---------------------------------------------------------------- tiny cases with known answers
 
 T = math.log(1 + WIDTH)
-K0 = 4605   # bin k holds [(1.001)^k, (1.001)^(k+1)): about 99.97 .. 100.07
+K0 = 4605  # bin k holds [(1.001)^k, (1.001)^(k+1)): about 99.97 .. 100.07
 
 
 def mid(k: int) -> float:
@@ -283,8 +296,14 @@ def mid(k: int) -> float:
 def _bar(hour: int, low_bin: int, high_bin: int, volume: float, close_bin: int | None = None) -> dict:
     low, high = mid(K0 + low_bin), mid(K0 + high_bin)
     close = mid(K0 + close_bin) if close_bin is not None else low
-    return {"ts": f"2024-01-02 {hour:02d}:00:00+00:00", "open": low, "high": high, "low": low, "close": close,
-            "volume": volume}
+    return {
+        "ts": f"2024-01-02 {hour:02d}:00:00+00:00",
+        "open": low,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": volume,
+    }
 
 
 # symbol -> (bars of 2024-01-02 in order, the last one closing the day; expected poc, val, vah as offsets from K0)
@@ -322,19 +341,21 @@ def test_tiny_cases_have_the_known_answers(tmp_path, bar_file, one_day_sql):
         # a bar the next day completes 2024-01-02; that day itself is forming and gets no row
         nxt = dict(bars[-1], ts="2024-01-03 00:00:00+00:00")
         path = bar_file(f"{symbol}.csv", bars + [nxt])
-        ingest_files(con, [path], IngestOptions(timeframe="1h", calendar="crypto_24x7", symbol=symbol),
-                     progress=False)
+        ingest_files(con, [path], IngestOptions(timeframe="1h", calendar="crypto_24x7", symbol=symbol), progress=False)
     build(con, one_day_sql)
-    got = {r[0]: r for r in con.execute(
-        "SELECT symbol, ts, poc_bin, val_bin, vah_bin, poc, val, vah, close_vs_poc FROM volume_profile_1d"
-    ).fetchall()}
+    got = {
+        r[0]: r
+        for r in con.execute(
+            "SELECT symbol, ts, poc_bin, val_bin, vah_bin, poc, val, vah, close_vs_poc FROM volume_profile_1d"
+        ).fetchall()
+    }
     assert sorted(got) == sorted(TINY)
     for symbol, (bars, (poc, val, vah)) in TINY.items():
         row = got[symbol]
         assert row[1].isoformat()[:10] == "2024-01-02", symbol
         assert row[2:5] == (K0 + poc, K0 + val, K0 + vah), symbol
         assert row[5] == pytest.approx(mid(K0 + poc), rel=1e-15)
-        assert row[6] == pytest.approx(math.exp((K0 + val) * T), rel=1e-15)      # lower edge of the lowest bin
+        assert row[6] == pytest.approx(math.exp((K0 + val) * T), rel=1e-15)  # lower edge of the lowest bin
         assert row[7] == pytest.approx(math.exp((K0 + vah + 1) * T), rel=1e-15)  # upper edge of the highest
         assert row[8] == pytest.approx(bars[-1]["close"] / row[5] - 1, abs=1e-15)
     con.close()

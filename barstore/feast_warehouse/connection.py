@@ -2,8 +2,8 @@
 
 DuckDB refuses a second connection to one file in one process with a different read_only setting, and
 one read-write connection per file at a time across processes. So: a connection shared by barstore
-(`share_connection`) is reused through a cursor; otherwise the file is attached read-only, for this use
-only, to an in-memory DuckDB kept by the process (~1 ms, where opening and closing a DuckDB instance
+(`barstore.warehouse.share_connection`) is reused through a cursor; otherwise the file is attached read-only,
+for this use only, to an in-memory DuckDB kept by the process (~1 ms, where opening and closing a DuckDB instance
 takes 15-30 ms); and if that fails, e.g. because this process holds the file read-write (unshared), the
 file is opened read-only, DuckDB's instance cache handing back that same database. Detaching after each
 use keeps no lock and no data between uses: every retrieval reads the file as it is then.
@@ -14,20 +14,20 @@ from __future__ import annotations
 import itertools
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from ..errors import BarstoreError
 from ..home import resolve_home
-from ..warehouse import open_duckdb
+from ..warehouse import open_duckdb, shared_cursor
 
 if TYPE_CHECKING:
     from feast.repo_config import RepoConfig
 
-_shared: dict[Path, duckdb.DuckDBPyConnection] = {}
 _engine: list[duckdb.DuckDBPyConnection] = []  # the in-memory DuckDB files are attached to, made on first use
 _engine_lock = threading.Lock()
 _aliases = itertools.count()  # one catalog name per attachment: uses in several threads do not collide
@@ -42,22 +42,6 @@ def warehouse_path(config: RepoConfig) -> Path:
     if not path.is_absolute() and config.repo_path:
         path = Path(config.repo_path) / path
     return path.resolve()
-
-
-def share_connection(path: str | Path, con: duckdb.DuckDBPyConnection) -> None:
-    """Let Feast retrieval in this process run on `con` (barstore's own connection to `path`)."""
-    _shared[Path(path).resolve()] = con
-
-
-def _shared_cursor(path: Path) -> duckdb.DuckDBPyConnection | None:
-    con = _shared.get(path)
-    if con is None:
-        return None
-    try:
-        return con.cursor()
-    except duckdb.ConnectionException:  # closed since it was shared
-        _shared.pop(path, None)
-        return None
 
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
@@ -102,7 +86,7 @@ def _attached(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def warehouse_connection(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse at `path` (TimeZone UTC), closed (or detached) on exit if this opened it."""
     path = Path(path).resolve()
-    shared = _shared_cursor(path)
+    shared = shared_cursor(path)
     with closing(shared) if shared else _attached(path) as con:  # a cursor's close leaves the shared one open
         con.execute("SET TimeZone = 'UTC'")
         yield con

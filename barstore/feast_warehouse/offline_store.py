@@ -21,6 +21,8 @@ from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from ..errors import BarstoreError
 from ..warehouse import quote_ident
 from .connection import warehouse_connection, warehouse_path
+from .event_times import column as event_time_column
+from .event_times import wanted
 from .point_in_time import check_columns, column_expr, point_in_time, timestamp_expr, timestamp_literal, view_joins
 from .retrieval import WarehouseRetrievalJob
 from .source import WarehouseSource, describe, warehouse_source
@@ -113,7 +115,11 @@ class WarehouseOfflineStore(OfflineStore):
         missing = needed - set(table.column_names)
         if missing:
             raise FeastEntityDFMissingColumnsError(needed, missing)
-        clashes = sorted({output for join in joins for _, output in join.features} & set(table.column_names))
+        event_times = wanted()  # read at the request: `with matched_event_times():` around the call asks for them
+        outputs = {output for join in joins for _, output in join.features}
+        if event_times:
+            outputs |= {event_time_column(join.name) for join in joins}
+        clashes = sorted(outputs & set(table.column_names))
         if clashes:  # the built-in store fails on the duplicate too; a frame with two `a` columns is a trap
             raise BarstoreError(
                 f"entity_df has column(s) {', '.join(clashes)}, also the name of requested feature(s): rename them "
@@ -123,7 +129,7 @@ class WarehouseOfflineStore(OfflineStore):
         lowest, highest = bounds["min"].as_py(), bounds["max"].as_py()  # None without entity rows
         return WarehouseRetrievalJob(
             warehouse=warehouse,
-            compute=lambda con: point_in_time(con, joins, table, event_column, lowest, highest),
+            compute=lambda con: point_in_time(con, joins, table, event_column, lowest, highest, event_times),
             full_feature_names=full_feature_names,
             metadata=RetrievalMetadata(
                 features=list(feature_refs),

@@ -12,6 +12,9 @@ among rows tied on (code, event time); the ASOF JOIN matches each entity row (co
 its candidate, if any, within the ttl; only the matched rows' features are then fetched: a table's by rowid,
 a view's by a join on (keys, event time, created time). Arrow puts them in entity row order, NULL for the
 unmatched.
+Asked for (barstore.feast_warehouse.event_times), the matched row's event time comes along as one more column per
+view, `<view>__event_timestamp` (NULL where nothing matched): the ASOF JOIN knows it anyway, Feast has no way to
+return it, and the validation gate needs it to prove each step saw only rows closed at or before it.
 Sorting compact rows in the ASOF and fetching features late is what keeps it fast: an ASOF JOIN carrying
 every feature column took about twice as long at 100k entity rows against 1M feature rows (BENCHMARKS.md).
 """
@@ -30,6 +33,7 @@ from feast.feature_view import DUMMY_ENTITY_ID, FeatureView
 
 from ..errors import BarstoreError
 from ..warehouse import quote_ident
+from .event_times import column as event_time_column
 from .source import WarehouseSource, describe, warehouse_source
 
 # The entity rows as registered: their join key columns, event time in µs and position.
@@ -56,6 +60,7 @@ class ViewJoin:
     keys: List[Tuple[str, str]]       # (source column, entity df column)
     features: List[Tuple[str, str]]   # (source column, output column)
     ttl: Optional[timedelta]
+    name: str                         # the view as its features are prefixed (alias or name)
 
 
 def view_joins(feature_views: Sequence[FeatureView], feature_refs: Sequence[str],
@@ -74,6 +79,7 @@ def view_joins(feature_views: Sequence[FeatureView], feature_refs: Sequence[str]
             features=[(source_column.get(f, f), f"{output_prefix}__{f}" if full_feature_names else f)
                       for f in names],
             ttl=view.ttl if view.ttl else None,  # Feast: a zero ttl means no limit
+            name=output_prefix,
         ))
     return joins
 
@@ -112,8 +118,10 @@ def _matches_keys(keys: Sequence[str]) -> str:
     return " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(keys))
 
 
-def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optional[datetime]) -> str:
-    """The query over ENTITY_RELATION: (ROW_COLUMN, features __f*) of the entity rows that get a feature row."""
+def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optional[datetime],
+                 event_times: bool = False) -> str:
+    """The query over ENTITY_RELATION: (ROW_COLUMN, features __f*[, the matched event time in µs __event_us]) of the
+    entity rows that get a feature row."""
     source = join.source
     types = describe(con, source)
     created = source.created_timestamp_column
@@ -144,6 +152,8 @@ def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optio
     entity = (f"SELECT __code, e.{TIME_COLUMN} AS __ts, e.{ROW_COLUMN} FROM {ENTITY_RELATION} AS e "
               f"JOIN __keys ON {_matches_keys(entity_keys)}")
     features = ", ".join(f"{column_expr(c, types)} AS __f{j}" for j, (c, _) in enumerate(join.features))
+    if event_times:
+        features += ", m.__ts AS __event_us"
     ttl = f" WHERE c.__ts >= e.__ts - {join.ttl // timedelta(microseconds=1)}" if join.ttl else ""
     if by_rowid:
         fetch = "JOIN __rows AS r ON r.__row = m.__row"
@@ -160,30 +170,41 @@ def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optio
 
 
 def _view_features(con, join: ViewJoin, rows: int, lowest: Optional[datetime],
-                   highest: Optional[datetime]) -> pa.Table:
-    """The view's output columns, one row per entity row in its order (NULLs where nothing matches)."""
-    matched = con.sql(_matches_sql(con, join, lowest, highest)).to_arrow_table()
+                   highest: Optional[datetime], event_times: bool = False) -> pa.Table:
+    """The view's output columns, one row per entity row in its order (NULLs where nothing matches); with
+    `event_times` the matched row's event time last, as `<view>__event_timestamp` (timestamp[us, UTC])."""
+    matched = con.sql(_matches_sql(con, join, lowest, highest, event_times)).to_arrow_table()
+    if event_times:
+        stamps = pc.cast(matched["__event_us"], pa.timestamp("us", tz="UTC"))
+        matched = matched.set_column(matched.schema.get_field_index("__event_us"), "__event_us", stamps)
     at = np.full(rows, -1, dtype=np.int64)  # entity row -> its row in `matched`, -1: none
     # a view's rows tied on keys, time and created time all match: the last written wins, as Feast takes any one
     at[matched[ROW_COLUMN].to_numpy()] = np.arange(matched.num_rows)
     taken = matched.drop_columns([ROW_COLUMN]).take(pa.array(at, mask=at < 0))
-    return taken.rename_columns([output for _, output in join.features])
+    names = [output for _, output in join.features] + ([event_time_column(join.name)] if event_times else [])
+    return taken.rename_columns(names)
 
 
 def point_in_time(con, joins: Sequence[ViewJoin], entities: pa.Table, event_column: str,
-                  lowest: Optional[datetime], highest: Optional[datetime]) -> pa.Table:
+                  lowest: Optional[datetime], highest: Optional[datetime], event_times: bool = False) -> pa.Table:
     """`entities` (event column: timestamp[us, UTC], from `lowest` to `highest`) with every view's features
-    appended, in entity row order."""
+    appended, in entity row order; with `event_times`, then each view's matched event time (Feast's frame plus
+    columns at the end, so its own columns keep their places)."""
     keys = sorted({e for join in joins for _, e in join.keys})
     relation = entities.select(keys).append_column(TIME_COLUMN, pc.cast(entities[event_column], pa.int64()))
     con.register(ENTITY_RELATION, relation.append_column(
         ROW_COLUMN, pa.array(np.arange(entities.num_rows, dtype=np.int64))))  # an Arrow scan, no copy
     try:
-        result = entities
+        result, stamps = entities, []
         for join in joins:
-            features = _view_features(con, join, entities.num_rows, lowest, highest)
+            features = _view_features(con, join, entities.num_rows, lowest, highest, event_times)
             for name in features.column_names:
-                result = result.append_column(name, features[name])
+                if event_times and name == event_time_column(join.name):
+                    stamps.append((name, features[name]))
+                else:
+                    result = result.append_column(name, features[name])
+        for name, column in stamps:
+            result = result.append_column(name, column)
         return result
     finally:
         con.unregister(ENTITY_RELATION)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Optional
 
 import pandas as pd
 import pyarrow as pa
@@ -23,9 +23,9 @@ class WarehouseRetrievalJob(RetrievalJob):
         self,
         warehouse: Path,
         compute: Compute,
-        sql: Optional[SqlBuilder] = None,
+        sql: SqlBuilder | None = None,
         full_feature_names: bool = False,
-        metadata: Optional[RetrievalMetadata] = None,
+        metadata: RetrievalMetadata | None = None,
     ):
         self.warehouse = Path(warehouse)
         self._compute = compute
@@ -34,7 +34,7 @@ class WarehouseRetrievalJob(RetrievalJob):
         self._metadata = metadata
 
     @classmethod
-    def of_sql(cls, warehouse: Path, sql: SqlBuilder) -> "WarehouseRetrievalJob":
+    def of_sql(cls, warehouse: Path, sql: SqlBuilder) -> WarehouseRetrievalJob:
         """A job whose result is one query's."""
         return cls(warehouse, lambda con: con.sql(sql(con)).to_arrow_table(), sql)
 
@@ -43,18 +43,18 @@ class WarehouseRetrievalJob(RetrievalJob):
         return self._full_feature_names
 
     @property
-    def on_demand_feature_views(self) -> List[OnDemandFeatureView]:
+    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
         return []  # on-demand views are not supported by this store (Feast applies none here)
 
     @property
-    def metadata(self) -> Optional[RetrievalMetadata]:
+    def metadata(self) -> RetrievalMetadata | None:
         return self._metadata
 
-    def _to_arrow_internal(self, timeout: Optional[int] = None) -> pa.Table:
+    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
         with warehouse_connection(self.warehouse) as con:
             return self._compute(con)
 
-    def _to_df_internal(self, timeout: Optional[int] = None) -> pd.DataFrame:
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return self._to_arrow_internal(timeout).to_pandas()
 
     def to_sql(self) -> str:

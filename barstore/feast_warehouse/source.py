@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Dict, Iterable, Optional, Tuple
+from collections.abc import Callable, Iterable
 
 import duckdb
 from feast.data_source import DataSource
@@ -19,14 +19,23 @@ _CLASS_PATH = "barstore.feast_warehouse.source.WarehouseSource"
 
 _SCALAR_TYPES = {
     "BOOLEAN": ValueType.BOOL,
-    "TINYINT": ValueType.INT32, "SMALLINT": ValueType.INT32, "INTEGER": ValueType.INT32,
-    "UTINYINT": ValueType.INT32, "USMALLINT": ValueType.INT32,
-    "BIGINT": ValueType.INT64, "UINTEGER": ValueType.INT64,
-    "FLOAT": ValueType.FLOAT, "DOUBLE": ValueType.DOUBLE,
-    "VARCHAR": ValueType.STRING, "BLOB": ValueType.BYTES,
-    "DATE": ValueType.UNIX_TIMESTAMP, "TIMESTAMP": ValueType.UNIX_TIMESTAMP,
-    "TIMESTAMP WITH TIME ZONE": ValueType.UNIX_TIMESTAMP, "TIMESTAMP_NS": ValueType.UNIX_TIMESTAMP,
-    "TIMESTAMP_MS": ValueType.UNIX_TIMESTAMP, "TIMESTAMP_S": ValueType.UNIX_TIMESTAMP,
+    "TINYINT": ValueType.INT32,
+    "SMALLINT": ValueType.INT32,
+    "INTEGER": ValueType.INT32,
+    "UTINYINT": ValueType.INT32,
+    "USMALLINT": ValueType.INT32,
+    "BIGINT": ValueType.INT64,
+    "UINTEGER": ValueType.INT64,
+    "FLOAT": ValueType.FLOAT,
+    "DOUBLE": ValueType.DOUBLE,
+    "VARCHAR": ValueType.STRING,
+    "BLOB": ValueType.BYTES,
+    "DATE": ValueType.UNIX_TIMESTAMP,
+    "TIMESTAMP": ValueType.UNIX_TIMESTAMP,
+    "TIMESTAMP WITH TIME ZONE": ValueType.UNIX_TIMESTAMP,
+    "TIMESTAMP_NS": ValueType.UNIX_TIMESTAMP,
+    "TIMESTAMP_MS": ValueType.UNIX_TIMESTAMP,
+    "TIMESTAMP_S": ValueType.UNIX_TIMESTAMP,
 }
 
 
@@ -55,13 +64,13 @@ class WarehouseSource(DataSource):
         self,
         *,
         table: str,
-        name: Optional[str] = None,
+        name: str | None = None,
         timestamp_field: str = "ts_close",
-        created_timestamp_column: Optional[str] = "",
-        field_mapping: Optional[Dict[str, str]] = None,
-        description: Optional[str] = "",
-        tags: Optional[Dict[str, str]] = None,
-        owner: Optional[str] = "",
+        created_timestamp_column: str | None = "",
+        field_mapping: dict[str, str] | None = None,
+        description: str | None = "",
+        tags: dict[str, str] | None = None,
+        owner: str | None = "",
     ):
         quote_table(table)  # refuse a bad name at declaration, not at first query
         self.table = table
@@ -85,7 +94,7 @@ class WarehouseSource(DataSource):
         return super().__hash__()
 
     @staticmethod
-    def from_proto(data_source: DataSourceProto) -> "WarehouseSource":
+    def from_proto(data_source: DataSourceProto) -> WarehouseSource:
         options = json.loads(data_source.custom_options.configuration.decode("utf8"))
         return WarehouseSource(
             name=data_source.name,
@@ -125,15 +134,15 @@ class WarehouseSource(DataSource):
     def source_datatype_to_feast_value_type() -> Callable[[str], ValueType]:
         return duckdb_type_to_feast_value_type
 
-    def get_table_column_names_and_types(self, config: RepoConfig) -> Iterable[Tuple[str, str]]:
+    def get_table_column_names_and_types(self, config: RepoConfig) -> Iterable[tuple[str, str]]:
         return list(self.column_types(config).items())
 
-    def column_types(self, config: RepoConfig) -> Dict[str, str]:
+    def column_types(self, config: RepoConfig) -> dict[str, str]:
         with warehouse_connection(warehouse_path(config)) as con:
             return describe(con, self)
 
 
-def describe(con, source: WarehouseSource) -> Dict[str, str]:
+def describe(con, source: WarehouseSource) -> dict[str, str]:
     """Column name -> DuckDB type of the source's table, or a clear error when it does not exist."""
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {source.get_table_query_string()}").fetchall()
@@ -148,6 +157,7 @@ def describe(con, source: WarehouseSource) -> Dict[str, str]:
 def warehouse_source(source: DataSource, what: str) -> WarehouseSource:
     """`source` itself when it is a WarehouseSource; else an error starting with `what` (e.g. "data source 'x' is")."""
     if not isinstance(source, WarehouseSource):
-        raise BarstoreError(f"{what} a {type(source).__name__}; "
-                            "the warehouse offline store reads WarehouseSource(table=...) only")
+        raise BarstoreError(
+            f"{what} a {type(source).__name__}; the warehouse offline store reads WarehouseSource(table=...) only"
+        )
     return source

@@ -6,20 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..timeframes import SESSION_ANCHORED, TIMEFRAMES
+from ..warehouse import quote_ident
 from .columns import PRICES, VALUES
 from .readers import ROW, SOURCE_VIEW
-from ..warehouse import quote_ident
 from .timestamps import is_numeric_type, sql_literal, text_sql, timestamp_sql
 
-STAGE = "_ingest_stage"          # stage_sql's result: one row per file row, with its reason
-CALENDAR_TABLE = "_ingest_cal"   # (symbol, cal_tz, session_open), for daily bars only
+STAGE = "_ingest_stage"  # stage_sql's result: one row per file row, with its reason
+CALENDAR_TABLE = "_ingest_cal"  # (symbol, cal_tz, session_open), for daily bars only
 
 
 @dataclass(frozen=True)
 class Grid:
-    timeframe: str        # a key of TIMEFRAMES (checked by options.validate)
-    label: str            # "start" or "end"
-    alt_zone: str         # daily bars: zone whose midnight also marks a date (--tz, else UTC)
+    timeframe: str  # a key of TIMEFRAMES (checked by options.validate)
+    label: str  # "start" or "end"
+    alt_zone: str  # daily bars: zone whose midnight also marks a date (--tz, else UTC)
 
     @property
     def seconds(self) -> int:
@@ -45,9 +45,11 @@ def _start_and_grid(grid: Grid) -> tuple[str, str]:
         local = f"timezone(c.cal_tz, {ts})"
         alt = f"timezone({sql_literal(grid.alt_zone)}, {ts})"
         opened = f"({local} - c.session_open)"
-        day = (f"CASE WHEN CAST({local} AS TIME) = TIME '00:00' THEN CAST({local} AS DATE) "
-               f"WHEN CAST({opened} AS TIME) = TIME '00:00' THEN CAST({opened} AS DATE) "
-               f"WHEN CAST({alt} AS TIME) = TIME '00:00' THEN CAST({alt} AS DATE) END")
+        day = (
+            f"CASE WHEN CAST({local} AS TIME) = TIME '00:00' THEN CAST({local} AS DATE) "
+            f"WHEN CAST({opened} AS TIME) = TIME '00:00' THEN CAST({opened} AS DATE) "
+            f"WHEN CAST({alt} AS TIME) = TIME '00:00' THEN CAST({alt} AS DATE) END"
+        )
         start = f"timezone(c.cal_tz, ({day}) + c.session_open)"
         return start, f"({start} IS NOT NULL)"
     # Session-anchored bars (4h here; 1d is placed above) follow the session open: any whole hour.
@@ -63,8 +65,9 @@ def _grid_words(grid: Grid) -> str:
     return f"{grid.timeframe} bars start at multiples of {grid.timeframe} from midnight UTC"
 
 
-def stage_sql(roles: dict[str, str], types: dict[str, str], symbol_sql: str, zone: str | None,
-              grid: Grid) -> tuple[str, bool]:
+def stage_sql(
+    roles: dict[str, str], types: dict[str, str], symbol_sql: str, zone: str | None, grid: Grid
+) -> tuple[str, bool]:
     """SELECT __row, symbol, ts, open, high, low, close, volume, reason [, naive] from SOURCE_VIEW.
 
     With no `zone` for naive values, a `naive` column flags them (the caller refuses the file) and
@@ -86,31 +89,39 @@ def stage_sql(roles: dict[str, str], types: dict[str, str], symbol_sql: str, zon
     join = f"LEFT JOIN {CALENDAR_TABLE} c USING (symbol)" if grid.timeframe == "1d" else ""
 
     def price_reason(r: str) -> str:
-        return (f"CASE WHEN {r} IS NULL THEN (CASE WHEN raw_{r} IS NULL THEN '{r} is missing' "
-                f"ELSE format('{r} {{}} is not a number', {shown[r]}) END) "
-                f"WHEN NOT isfinite({r}) THEN format('{r} is {{}}', {r}) "
-                f"WHEN {r} <= 0 THEN format('{r} {{}} is not positive', {r}) END")
+        return (
+            f"CASE WHEN {r} IS NULL THEN (CASE WHEN raw_{r} IS NULL THEN '{r} is missing' "
+            f"ELSE format('{r} {{}} is not a number', {shown[r]}) END) "
+            f"WHEN NOT isfinite({r}) THEN format('{r} is {{}}', {r}) "
+            f"WHEN {r} <= 0 THEN format('{r} {{}} is not positive', {r}) END"
+        )
 
     finite = " AND ".join(f"isfinite({r})" for r in PRICES)
     off_grid = sql_literal(f"timestamp {{}} is not on the {grid.timeframe} grid ({_grid_words(grid)})")
     reasons = ", ".join(
-        ["CASE WHEN symbol IS NULL THEN 'symbol is missing' END",
-         "CASE WHEN ts0 IS NULL THEN (CASE WHEN raw_ts IS NULL THEN 'timestamp is missing' "
-         "ELSE format('timestamp {} cannot be parsed', " + shown["ts"] + ") END) "
-         f"WHEN NOT on_grid THEN format({off_grid}, {shown['ts']}) END"]
+        [
+            "CASE WHEN symbol IS NULL THEN 'symbol is missing' END",
+            "CASE WHEN ts0 IS NULL THEN (CASE WHEN raw_ts IS NULL THEN 'timestamp is missing' "
+            "ELSE format('timestamp {} cannot be parsed', " + shown["ts"] + ") END) "
+            f"WHEN NOT on_grid THEN format({off_grid}, {shown['ts']}) END",
+        ]
         + [price_reason(r) for r in PRICES]
-        + ["CASE WHEN volume IS NULL THEN (CASE WHEN raw_volume IS NULL THEN 'volume is missing' "
-           "ELSE format('volume {} is not a number', " + shown["volume"] + ") END) "
-           "WHEN isnan(volume) OR isinf(volume) THEN format('volume is {}', volume) "
-           "WHEN volume < 0 THEN format('volume {} is negative', volume) END",
-           f"CASE WHEN {finite} AND high < greatest(open, close) "
-           "THEN format('high {} is below max(open, close) = {}', high, greatest(open, close)) END",
-           f"CASE WHEN {finite} AND low > least(open, close) "
-           "THEN format('low {} is above min(open, close) = {}', low, least(open, close)) END"]
+        + [
+            "CASE WHEN volume IS NULL THEN (CASE WHEN raw_volume IS NULL THEN 'volume is missing' "
+            "ELSE format('volume {} is not a number', " + shown["volume"] + ") END) "
+            "WHEN isnan(volume) OR isinf(volume) THEN format('volume is {}', volume) "
+            "WHEN volume < 0 THEN format('volume {} is negative', volume) END",
+            f"CASE WHEN {finite} AND high < greatest(open, close) "
+            "THEN format('high {} is below max(open, close) = {}', high, greatest(open, close)) END",
+            f"CASE WHEN {finite} AND low > least(open, close) "
+            "THEN format('low {} is above min(open, close) = {}', low, least(open, close)) END",
+        ]
     )
-    good = (f"symbol IS NOT NULL AND on_grid AND {finite} AND open > 0 AND high > 0 AND low > 0 "
-            "AND close > 0 AND isfinite(volume) AND volume >= 0 "
-            "AND high >= greatest(open, close) AND low <= least(open, close)")
+    good = (
+        f"symbol IS NOT NULL AND on_grid AND {finite} AND open > 0 AND high > 0 AND low > 0 "
+        "AND close > 0 AND isfinite(volume) AND volume >= 0 "
+        "AND high >= greatest(open, close) AND low <= least(open, close)"
+    )
     sql = f"""
 WITH parsed AS (
     SELECT {parsed}
@@ -121,7 +132,7 @@ WITH parsed AS (
 )
 SELECT {ROW}, symbol, ts, open, high, low, close, volume,
        CASE WHEN {good} THEN NULL ELSE concat_ws('; ', {reasons}) END AS reason
-       {', naive AND ts0 IS NOT NULL AS naive' if with_naive_flag else ''}
+       {", naive AND ts0 IS NOT NULL AS naive" if with_naive_flag else ""}
 FROM placed
 """
     return sql, with_naive_flag

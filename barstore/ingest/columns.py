@@ -15,7 +15,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "symbol": ("symbol",),
 }
 PRICES = ("open", "high", "low", "close")
-VALUES = (*PRICES, "volume")     # the stored bar values, in raw.bars column order
+VALUES = (*PRICES, "volume")  # the stored bar values, in raw.bars column order
 REQUIRED = ("ts", *VALUES)
 
 

@@ -40,9 +40,7 @@ def resolve_duplicates(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         ) d
         WHERE {STAGE}.__row = d.__row
     """)
-    con.execute(
-        f"DELETE FROM {STAGE} WHERE __row IN (SELECT unnest(rows[2:]) FROM {_GROUPS} WHERE variants = 1)"
-    )
+    con.execute(f"DELETE FROM {STAGE} WHERE __row IN (SELECT unnest(rows[2:]) FROM {_GROUPS} WHERE variants = 1)")
     dropped = con.execute(
         f"SELECT symbol, sum(len(rows) - 1) FROM {_GROUPS} WHERE variants = 1 GROUP BY symbol"
     ).fetchall()

@@ -27,8 +27,14 @@ class Changes:
     max_ts: datetime | None = None
 
 
-def write_bars(con: duckdb.DuckDBPyConnection, source: str, timeframe: str, replace: bool, now,
-               valid: dict[str, tuple[int, datetime, datetime]]) -> dict[str, Changes]:
+def write_bars(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    timeframe: str,
+    replace: bool,
+    now,
+    valid: dict[str, tuple[int, datetime, datetime]],
+) -> dict[str, Changes]:
     """Insert new bars, keep equal ones, replace (or refuse) differing ones; `valid` = good rows per
     symbol as (count, min ts, max ts). Returns the changes per symbol."""
     changes = {symbol: Changes() for symbol in valid}
@@ -107,8 +113,7 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection, source: str, n: int) -> No
         return " ".join(f"{k}={v:g}" for k, v in zip("ohlcv", values))
 
     lines = "\n".join(
-        f"  {r[0]} {r[1]:%Y-%m-%d %H:%M:%S%z} (row {r[2]}): stored {ohlcv(r[3:8])}, new {ohlcv(r[8:13])}"
-        for r in rows
+        f"  {r[0]} {r[1]:%Y-%m-%d %H:%M:%S%z} (row {r[2]}): stored {ohlcv(r[3:8])}, new {ohlcv(r[8:13])}" for r in rows
     )
     more = f"\n  ... and {n - len(rows):,} more" if n > len(rows) else ""
     raise IngestError(
@@ -117,8 +122,15 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection, source: str, n: int) -> No
     )
 
 
-def log_changes(con: duckdb.DuckDBPyConnection, batch_id: int, source: str, timeframe: str, now,
-                read: dict[str, int], changes: dict[str, Changes]) -> None:
+def log_changes(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: int,
+    source: str,
+    timeframe: str,
+    now,
+    read: dict[str, int],
+    changes: dict[str, Changes],
+) -> None:
     """One raw.ingest_log row per symbol: incremental model builds read what changed from here."""
     rows = []
     for symbol, n in read.items():

@@ -38,8 +38,10 @@ def validate(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> None:
     if bool(opts.contract) != bool(opts.root):
         raise IngestError("--contract and --root go together, e.g. --contract ENQ.H24 --root NQ")
     if opts.contract and opts.symbol and opts.symbol != opts.contract:
-        raise IngestError(f"--symbol {opts.symbol} differs from --contract {opts.contract}; bars are stored "
-                          "under the contract, so pass only --contract")
+        raise IngestError(
+            f"--symbol {opts.symbol} differs from --contract {opts.contract}; bars are stored "
+            "under the contract, so pass only --contract"
+        )
     if opts.calendar is not None:
         names = calendar_names(con)
         if opts.calendar not in names:

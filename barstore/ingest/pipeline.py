@@ -8,6 +8,7 @@ from time import perf_counter
 import duckdb
 
 from ..errors import BarstoreError, IngestError
+from ..warehouse import quote_ident
 from .checks import STAGE, Grid, stage_sql
 from .columns import match_columns
 from .duplicates import resolve_duplicates
@@ -18,12 +19,12 @@ from .readers import ROW, SOURCE_VIEW, Source, close_source, open_source
 from .rejects import quarantine_bad_rows, refuse_bad_rows
 from .report import IngestReport, SymbolCounts
 from .symbols import check_file_symbols, create_calendar_table, given_symbol, register_symbols, symbol_sql
-from ..warehouse import quote_ident
 from .timestamps import text_sql
 
 
-def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: IngestOptions,
-                 progress: bool = True) -> IngestReport:
+def ingest_files(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], opts: IngestOptions, progress: bool = True
+) -> IngestReport:
     """Load `paths` as `opts.timeframe` bars. All files form one transaction: any error (raised as
     IngestError naming the file, row and reason) rolls back every file of the invocation."""
     started = perf_counter()
@@ -42,8 +43,9 @@ def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: Ingest
         con.execute("COMMIT")
     except BarstoreError as err:
         con.execute("ROLLBACK")
-        raise type(err)(f"{err}\nNothing was written: the ingest of all {len(paths)} file(s) "
-                        "of this command was rolled back.") from None
+        raise type(err)(
+            f"{err}\nNothing was written: the ingest of all {len(paths)} file(s) of this command was rolled back."
+        ) from None
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -51,8 +53,7 @@ def ingest_files(con: duckdb.DuckDBPyConnection, paths: list[Path], opts: Ingest
     return report
 
 
-def _ingest_file(con, path: Path, opts: IngestOptions, report: IngestReport, now,
-                 shown) -> list[SymbolCounts]:
+def _ingest_file(con, path: Path, opts: IngestOptions, report: IngestReport, now, shown) -> list[SymbolCounts]:
     src = open_source(con, path)
     try:
         return _load_source(con, src, opts, report, now, shown)
@@ -62,8 +63,7 @@ def _ingest_file(con, path: Path, opts: IngestOptions, report: IngestReport, now
         _drop_scratch(con, src)
 
 
-def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, now,
-                 shown) -> list[SymbolCounts]:
+def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, now, shown) -> list[SymbolCounts]:
     path, source, types = src.path, str(src.path), src.columns
     columns = list(types)
     roles = match_columns(columns, source)
@@ -71,8 +71,11 @@ def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, no
     given = given_symbol(opts)
     symbol_expr = symbol_sql(roles.get("symbol"), given, source)
     if "symbol" in roles:
-        symbols = sorted(r[0] for r in con.execute(f"SELECT DISTINCT {symbol_expr} FROM {SOURCE_VIEW}").fetchall()
-                         if r[0] is not None)
+        symbols = sorted(
+            r[0]
+            for r in con.execute(f"SELECT DISTINCT {symbol_expr} FROM {SOURCE_VIEW}").fetchall()
+            if r[0] is not None
+        )
     else:  # every row gets the given symbol: no need to scan the file for it
         symbols = [given]
     check_file_symbols(symbols, given, source)
@@ -104,18 +107,24 @@ def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, no
         report.notes.append(f"{source}: {sum(dropped.values()):,} repeated identical row(s) loaded once")
 
     shown.stage(path, "writing")
-    valid = {s: (n - rejected, first, last) for s, n, rejected, first, last in stats
-             if s is not None and n > rejected}
+    valid = {s: (n - rejected, first, last) for s, n, rejected, first, last in stats if s is not None and n > rejected}
     changes = write_bars(con, source, opts.timeframe, opts.replace, now, valid)
     log_changes(con, report.batch_id, source, opts.timeframe, now, read, changes)
     counts = []
     for s, _, rejected, _, _ in stats:
         c = changes.get(s) or Changes()
-        counts.append(SymbolCounts(
-            source=source, symbol=s if s is not None else "(missing)", read=read[s],
-            inserted=c.inserted, unchanged=c.unchanged, replaced=c.replaced,
-            rejected=rejected, duplicates=dropped.get(s, 0),
-        ))
+        counts.append(
+            SymbolCounts(
+                source=source,
+                symbol=s if s is not None else "(missing)",
+                read=read[s],
+                inserted=c.inserted,
+                unchanged=c.unchanged,
+                replaced=c.replaced,
+                rejected=rejected,
+                duplicates=dropped.get(s, 0),
+            )
+        )
     return counts
 
 

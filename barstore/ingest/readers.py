@@ -42,7 +42,7 @@ class Source:
     fmt: str
     rows: int
     columns: dict[str, str]  # name -> DuckDB type, without __row
-    arrow: bool              # registered Arrow table (else a temp view over the file)
+    arrow: bool  # registered Arrow table (else a temp view over the file)
 
 
 def file_format(path: Path) -> str:
@@ -50,8 +50,7 @@ def file_format(path: Path) -> str:
         return FORMATS[path.suffix.lower()]
     except KeyError:
         raise IngestError(
-            f"{path}: unknown file type {path.suffix or '(no extension)'!r}; "
-            f"use one of {', '.join(FORMATS)}"
+            f"{path}: unknown file type {path.suffix or '(no extension)'!r}; use one of {', '.join(FORMATS)}"
         ) from None
 
 
@@ -145,16 +144,17 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, head: bytes, fmt: str
         with con.cursor() as cur:
             rel = cur.sql("SELECT * FROM read_json($1, format = $2, sample_size = -1)", params=[str(path), layout])
             # Columns mixing strings and numbers come back as JSON values; unquote them to plain text.
-            table = rel.select(", ".join(
-                f"{quote_ident(name)} ->> '$' AS {quote_ident(name)}" if str(kind) == "JSON" else quote_ident(name)
-                for name, kind in zip(rel.columns, rel.types)
-            )).to_arrow_table()
+            table = rel.select(
+                ", ".join(
+                    f"{quote_ident(name)} ->> '$' AS {quote_ident(name)}" if str(kind) == "JSON" else quote_ident(name)
+                    for name, kind in zip(rel.columns, rel.types)
+                )
+            ).to_arrow_table()
     except duckdb.Error as err:
         raise IngestError(f"{path}: cannot read as JSON: {_first_line(err)}") from None
     if table.num_rows and table.column_names == ["json"]:
         raise IngestError(
-            f"{path}: JSON records must be objects like {{\"t\": ..., \"o\": ..., \"h\": ..., "
-            "\"l\": ..., \"c\": ..., \"v\": ...}"
+            f'{path}: JSON records must be objects like {{"t": ..., "o": ..., "h": ..., "l": ..., "c": ..., "v": ...}}'
         )
     return table
 

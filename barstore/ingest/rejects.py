@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from ..errors import IngestError
+from ..warehouse import quote_ident
 from .checks import STAGE
 from .readers import ROW, SOURCE_VIEW
-from ..warehouse import quote_ident
 
 SHOWN = 5
 
@@ -31,11 +31,9 @@ def refuse_bad_rows(con: duckdb.DuckDBPyConnection, source: str, fmt: str, bad: 
     )
 
 
-def quarantine_bad_rows(con: duckdb.DuckDBPyConnection, source: str, columns: list[str],
-                        timeframe: str, now) -> None:
+def quarantine_bad_rows(con: duckdb.DuckDBPyConnection, source: str, columns: list[str], timeframe: str, now) -> None:
     """Store each bad row as read (JSON of its original columns) with its reason."""
-    record = "to_json(struct_pack(" + ", ".join(
-        f"{quote_ident(c)} := {quote_ident(c)}" for c in columns) + "))"
+    record = "to_json(struct_pack(" + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in columns) + "))"
     con.execute(
         f"""
         INSERT INTO raw.rejected_bars (source, row_number, reason, record, symbol, timeframe, rejected_at)

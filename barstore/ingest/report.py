@@ -10,12 +10,12 @@ from pathlib import Path
 class SymbolCounts:
     source: str
     symbol: str
-    read: int = 0          # rows of the file for this symbol
-    inserted: int = 0      # new bars
-    unchanged: int = 0     # bars already stored with the same values
-    replaced: int = 0      # stored bars overwritten (replace=True)
-    rejected: int = 0      # bad rows (quarantined; with on_bad_rows=fail the ingest stops instead)
-    duplicates: int = 0    # identical repeated rows dropped (one copy kept)
+    read: int = 0  # rows of the file for this symbol
+    inserted: int = 0  # new bars
+    unchanged: int = 0  # bars already stored with the same values
+    replaced: int = 0  # stored bars overwritten (replace=True)
+    rejected: int = 0  # bad rows (quarantined; with on_bad_rows=fail the ingest stops instead)
+    duplicates: int = 0  # identical repeated rows dropped (one copy kept)
 
 
 _COUNTS = tuple(f.name for f in fields(SymbolCounts) if f.name not in ("source", "symbol"))
@@ -53,8 +53,7 @@ class IngestReport:
         table.add_column("file", overflow="fold")
         table.add_column("symbol", overflow="fold")
         # Rare counts get a column only when they happen, to keep the table narrow.
-        names = ["read", "inserted", "unchanged"] + [
-            n for n in ("replaced", "rejected", "duplicates") if self.total(n)]
+        names = ["read", "inserted", "unchanged"] + [n for n in ("replaced", "rejected", "duplicates") if self.total(n)]
         widest = max(len(f"{self.total(n):,}") for n in names)
         for name in names:  # counts never wrap; the file name folds instead
             table.add_column(name, justify="right", no_wrap=True, min_width=widest)

@@ -6,10 +6,9 @@ import duckdb
 
 from ..contracts import register_contract
 from ..errors import IngestError
-from ..warehouse import calendar_names
+from ..warehouse import calendar_names, quote_ident
 from .checks import CALENDAR_TABLE
 from .options import IngestOptions
-from ..warehouse import quote_ident
 from .timestamps import sql_literal
 
 
@@ -41,8 +40,7 @@ def check_file_symbols(found: list[str], given: str | None, source: str) -> None
         )
 
 
-def register_symbols(con: duckdb.DuckDBPyConnection, symbols: list[str], opts: IngestOptions,
-                     source: str) -> None:
+def register_symbols(con: duckdb.DuckDBPyConnection, symbols: list[str], opts: IngestOptions, source: str) -> None:
     """Give each symbol a calendar: --calendar registers or updates it, known symbols keep theirs."""
     if opts.contract:
         _register_contract(con, opts)
@@ -56,8 +54,9 @@ def register_symbols(con: duckdb.DuckDBPyConnection, symbols: list[str], opts: I
             [[s, opts.calendar] for s in symbols],
         )
         return
-    known = {r[0] for r in con.execute(
-        "SELECT symbol FROM raw.symbols WHERE list_contains(?, symbol)", [symbols]).fetchall()}
+    known = {
+        r[0] for r in con.execute("SELECT symbol FROM raw.symbols WHERE list_contains(?, symbol)", [symbols]).fetchall()
+    }
     new = [s for s in symbols if s not in known]
     if new:
         raise IngestError(
@@ -71,8 +70,7 @@ def _register_contract(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> N
     calendar = opts.calendar or _known_calendar(con, contract) or _known_calendar(con, opts.root)
     if calendar is None:
         raise IngestError(
-            f"new contract {contract}: pass --calendar to register it "
-            f"(one of {', '.join(calendar_names(con))})"
+            f"new contract {contract}: pass --calendar to register it (one of {', '.join(calendar_names(con))})"
         )
     register_contract(con, contract, opts.root, calendar)
 

@@ -24,14 +24,24 @@ _AWARE_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 _NUMBER_RE = r"[+-]?\d+(\.\d+)?"
 _YYYYMMDD_RE = r"(19|20)\d\d[01]\d[0-3]\d"
 
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+_INTEGER_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+}
 
 
 @dataclass(frozen=True)
 class TsSql:
-    value: str   # SQL giving TIMESTAMPTZ, NULL when the value cannot be parsed
-    naive: str   # SQL boolean: the value had no zone ("TRUE"/"FALSE" when known from the type)
+    value: str  # SQL giving TIMESTAMPTZ, NULL when the value cannot be parsed
+    naive: str  # SQL boolean: the value had no zone ("TRUE"/"FALSE" when known from the type)
 
 
 def sql_literal(text: str) -> str:
@@ -65,14 +75,18 @@ def text_sql(col: str, duck_type: str) -> str:
 
 def _epoch_micros_int(x: str) -> str:
     s, ms, us = _EPOCH_BOUNDS
-    return (f"CASE WHEN abs({x}) < {s} THEN {x} * 1000000 WHEN abs({x}) < {ms} THEN {x} * 1000 "
-            f"WHEN abs({x}) < {us} THEN {x} ELSE {x} // 1000 END")
+    return (
+        f"CASE WHEN abs({x}) < {s} THEN {x} * 1000000 WHEN abs({x}) < {ms} THEN {x} * 1000 "
+        f"WHEN abs({x}) < {us} THEN {x} ELSE {x} // 1000 END"
+    )
 
 
 def _epoch_micros_float(x: str) -> str:
     s, ms, us = _EPOCH_BOUNDS
-    scaled = (f"CASE WHEN abs({x}) < {s} THEN {x} * 1e6 WHEN abs({x}) < {ms} THEN {x} * 1e3 "
-              f"WHEN abs({x}) < {us} THEN {x} ELSE {x} / 1e3 END")
+    scaled = (
+        f"CASE WHEN abs({x}) < {s} THEN {x} * 1e6 WHEN abs({x}) < {ms} THEN {x} * 1e3 "
+        f"WHEN abs({x}) < {us} THEN {x} ELSE {x} / 1e3 END"
+    )
     return f"TRY_CAST(round({scaled}) AS BIGINT)"
 
 

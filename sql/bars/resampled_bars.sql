@@ -4,7 +4,7 @@
 -- time_column: ts
 -- partition_column: symbol
 -- lookback: 1 day
--- Buckets: up to 1h on the clock (UTC epoch grid, = the local clock for whole-hour zones); 4h anchored at the
+-- Buckets are: up to 1h on the clock (UTC epoch grid, = the local clock for whole-hour zones); 4h anchored at the
 -- session start; 1d = the trading day. Bars that open before the session (e.g. Lean's 09:00 bar) fall in the
 -- first 4h bar. ts_close never passes the session end, nor precedes the end of a source bar in the bucket.
 -- Native bars (source = target) pass through 1:1. Volume is summed as DECIMAL so that the result does not

@@ -8,9 +8,9 @@
 -- are NULL until a symbol has window_days such days; profile_days says how many the window holds.
 -- Extra columns (named so that joins with other feature tables stay unambiguous): profile_days,
 -- profile_volume (the window's volume), poc_bin, val_bin, vah_bin (bin numbers k).
--- Prices: poc = the POC bin's geometric middle (1 + w)^(k + 0.5); val = the lower edge (1 + w)^k of the value
+-- Prices are: poc = the POC bin's geometric middle (1 + w)^(k + 0.5); val = the lower edge (1 + w)^k of the value
 -- area's lowest bin, vah = the upper edge (1 + w)^(k + 1) of its highest; close_vs_x = close / x - 1.
--- POC: the bin with most volume; ties go to the bin nearest the day's close bin, then the lower one.
+-- The POC is the bin with most volume; ties go to the bin nearest the day's close bin, then the lower one.
 -- Value area (single-bin CBOT expansion): from the POC, repeatedly add the next bin above or below, whichever
 -- holds more volume (ties: above), until the area holds >= value_area_share of the window's volume. Empty
 -- bins between populated ones count as bins. Set-based form of that sequential loop: a bin's "reach" is the

@@ -4,7 +4,7 @@
 -- time_column: ts
 -- partition_column: symbol
 -- lookback: 1 day
--- Source: the symbol's finest stored timeframe at or below 1h (its native rows in resampled_bars, which carry
+-- The source is the symbol's finest stored timeframe at or below 1h (its native rows in resampled_bars, which carry
 -- the trading day of the calendar's ASOF rule). A day enters only when its daily bar is complete AND that
 -- source's data reaches the day's close, so a forming day never feeds a profile.
 -- Bin k = floor(ln(price) / ln(1 + bin_width)); a bar covers bins k(low)..k(high) and gives each the same

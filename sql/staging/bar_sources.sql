@@ -1,7 +1,7 @@
 -- bar_sources: which stored timeframe each symbol's bars at each target timeframe come from.
 -- grain: one row per (symbol, timeframe)
 -- materialized: table
--- Rule: bars ingested at the target timeframe when there are any, else the finest finer timeframe stored.
+-- The rule: bars ingested at the target timeframe when there are any, else the finest finer timeframe stored.
 WITH stored AS (
     SELECT DISTINCT b.symbol, b.timeframe, t.seconds
     FROM stg_bars AS b

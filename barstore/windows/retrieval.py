@@ -5,20 +5,23 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from barstore.feast_warehouse.event_times import matched_event_times
 from barstore.specs import ModelSpec
 
-from .windows import AlignedMatrix
+from .index import AlignedMatrix
 
 
 def retrieve(store, spec: ModelSpec, spine: pa.Table) -> pa.Table:
-    """One row per spine row, in spine order: the model's features as of each step (Feast PIT join)."""
+    """One row per spine row, in spine order: the model's features as of each step (Feast PIT join), and with
+    the warehouse offline store each view's matched event time (`<view>__event_timestamp`)."""
     entity_df = spine.select(["symbol", "event_timestamp"]).to_pandas()
-    job = store.get_historical_features(
-        entity_df=entity_df,
-        features=store.get_feature_service(spec.name),
-        full_feature_names=True,
-    )
-    table = job.to_arrow()
+    with matched_event_times():
+        job = store.get_historical_features(
+            entity_df=entity_df,
+            features=store.get_feature_service(spec.name),
+            full_feature_names=True,
+        )
+        table = job.to_arrow()
     # the warehouse store keeps the entity order; check rather than trust (a misaligned matrix is silent)
     same = pc.all(pc.equal(table["symbol"], spine["symbol"])).as_py() and table.num_rows == spine.num_rows
     if not same:
@@ -27,4 +30,5 @@ def retrieve(store, spec: ModelSpec, spine: pa.Table) -> pa.Table:
 
 
 def aligned_matrix(store, spec: ModelSpec, spine: pa.Table) -> AlignedMatrix:
-    return AlignedMatrix.from_arrow(retrieve(store, spec, spine), spec.columns)
+    views = [view for view, _ in spec.inputs]
+    return AlignedMatrix.from_arrow(retrieve(store, spec, spine), spec.columns, views)

@@ -4,30 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..errors import ModelError
 from .dependencies import BUILD_WINDOW, cached_tables_read
 
-if TYPE_CHECKING:
-    from .project import Project
-
 
 @dataclass
 class ModelGraph:
-    parents: dict[str, list[str]]   # model -> models it reads (sorted)
-    sources: dict[str, list[str]]   # model -> non-model tables it reads (sorted), e.g. raw.bars
-    reads_window: dict[str, bool]   # model -> whether it joins the runner's build_window
+    parents: dict[str, list[str]]  # model -> models it reads (sorted)
+    sources: dict[str, list[str]]  # model -> non-model tables it reads (sorted), e.g. raw.bars
+    reads_window: dict[str, bool]  # model -> whether it joins the runner's build_window
 
     @classmethod
-    def of(cls, project: Project) -> ModelGraph:
+    def of(cls, models: dict[str, Any]) -> ModelGraph:
+        """The graph of project.py's models (name -> Model; read: `.sql`, `.display_path`)."""
         parents, sources, reads_window = {}, {}, {}
-        for name, model in project.models.items():
+        for name, model in models.items():
             reads = cached_tables_read(model.sql, model.display_path, keep_window=True)
             reads_window[name] = BUILD_WINDOW in reads
             reads.discard(BUILD_WINDOW)
-            parents[name] = sorted(t for t in reads if t in project.models)
-            sources[name] = sorted(t for t in reads if t not in project.models)
+            parents[name] = sorted(t for t in reads if t in models)
+            sources[name] = sorted(t for t in reads if t not in models)
         return cls(parents=parents, sources=sources, reads_window=reads_window)
 
     @cached_property
@@ -61,7 +59,7 @@ class ModelGraph:
         while node not in path:
             path.append(node)
             node = min(p for p in pending[node] if p in pending)
-        cycle = path[path.index(node):] + [node]
+        cycle = path[path.index(node) :] + [node]
         return list(reversed(cycle))  # parent -> child, the direction data flows
 
     def ancestors(self, name: str) -> set[str]:
@@ -82,7 +80,7 @@ class ModelGraph:
         return seen
 
 
-def print_dag(project: Project, console=None) -> None:
+def print_dag(project, console=None) -> None:
     """Print the models in build order with their folder, materialization, parents and sources."""
     from rich.console import Console
     from rich.table import Table
@@ -97,7 +95,11 @@ def print_dag(project: Project, console=None) -> None:
     for i, name in enumerate(graph.order, 1):
         model = project.models[name]
         table.add_row(
-            str(i), name, model.folder or ".", model.materialized,
-            ", ".join(graph.parents[name]) or "-", ", ".join(graph.sources[name]) or "-",
+            str(i),
+            name,
+            model.folder or ".",
+            model.materialized,
+            ", ".join(graph.parents[name]) or "-",
+            ", ".join(graph.sources[name]) or "-",
         )
     (console or Console()).print(table)

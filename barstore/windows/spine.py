@@ -79,6 +79,7 @@ def step_spine(
     follows a break; `last` keeps only each symbol's latest steps (what an online window needs)."""
     query = SPINE_SQL.format(view=spec.step_view)
     return query_arrow(
-        con, query,
+        con,
+        query,
         {"symbols": symbols, "start": start, "end": end, "last": last, "bar_seconds": seconds(spec.timeframe)},
     )

@@ -4,7 +4,10 @@ Files under sql/macros/ are not models but DDL (e.g. `CREATE OR REPLACE MACRO ..
 first, so models can call the macros they define.
 
 Header: the leading block of `--` lines. The first names the model and says its purpose
-(`-- bars_5m: 5-minute bars resampled from 1-minute bars`); the others are `-- key: value` settings.
+(`-- bars_5m: 5-minute bars resampled from 1-minute bars`); the others are `-- key: value` settings, where key
+is one of SETTINGS, or prose. A prose line may not start with a single word and a colon (`-- Rule: ...`): that
+reads as a misspelt setting, so it is an error naming the file and line, not a silent configuration.
+Only BUILD_SETTINGS enter a model's hash: rewording the description or prose never forces a rebuild.
 """
 
 from __future__ import annotations
@@ -18,20 +21,24 @@ from pathlib import Path
 import duckdb
 
 from ..errors import ModelError
+from .dag import ModelGraph
 
 MATERIALIZATIONS = ("table", "view", "incremental")
 DEFAULT_PARTITION = "symbol"
 DEFAULT_LOOKBACK = "0 seconds"
 MACROS_FOLDER = "macros"
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][\w.]*)\s*:\s*(.*?)\s*$")
+# settings that change what a build writes (they enter the hash), and the one that only documents the model
+BUILD_SETTINGS = ("materialized", "time_column", "partition_column", "lookback")
+SETTINGS = ("grain", *BUILD_SETTINGS)
 
 
 @dataclass(frozen=True)
 class Model:
     name: str
     path: Path
-    folder: str            # folder relative to sql/, "" for top-level files, "bars/sub" for nested ones
-    sql: str               # the SELECT, header and trailing semicolon removed
+    folder: str  # folder relative to sql/, "" for top-level files, "bars/sub" for nested ones
+    sql: str  # the SELECT, header and trailing semicolon removed
     description: str
     config: dict[str, str] = field(default_factory=dict)
     materialized: str = "table"
@@ -43,7 +50,7 @@ class Model:
     @cached_property
     def sql_hash(self) -> str:
         """Changes when the query or a setting changes (not the description): a full rebuild is then due."""
-        settings = "\n".join(f"{k}={v}" for k, v in sorted(self.config.items()))
+        settings = "\n".join(f"{k}={v}" for k, v in sorted(self.config.items()) if k in BUILD_SETTINGS)
         return hashlib.sha256(f"{self.sql}\n--\n{settings}".encode()).hexdigest()[:16]
 
     @property
@@ -66,11 +73,7 @@ class Project:
     models: dict[str, Model]
     macros: list[Macro] = field(default_factory=list)
 
-    @cached_property
-    def graph(self):
-        from .dag import ModelGraph
-
-        return ModelGraph.of(self)
+    graph: ModelGraph = field(default=None)  # set by load_project
 
 
 def load_project(sql_dir: Path) -> Project:
@@ -91,9 +94,9 @@ def load_project(sql_dir: Path) -> Project:
                 f"(also {models[model.name].display_path}); model names must be unique across folders"
             )
         models[model.name] = model
-    project = Project(sql_dir=sql_dir, models=models, macros=macros)
-    project.graph.order  # parse every query and reject cycles now, naming the files
-    return project
+    graph = ModelGraph.of(models)
+    _ = graph.order  # parse every query and reject cycles now, naming the files
+    return Project(sql_dir=sql_dir, models=models, macros=macros, graph=graph)
 
 
 def parse_model(path: Path, sql_dir: Path) -> Model:
@@ -103,21 +106,27 @@ def parse_model(path: Path, sql_dir: Path) -> Model:
     header, body = _split_header(text)
     if not header:
         raise ModelError(f"{shown}: missing header; start the file with `-- {path.stem}: <purpose>`")
-    first = _HEADER_LINE.match(header[0])
+    first_no, first_line = header[0]
+    first = _HEADER_LINE.match(first_line)
     if not first or first.group(1) != path.stem:
         raise ModelError(
-            f"{shown}: the header's first line must be `-- {path.stem}: <purpose>`, got {header[0]!r}"
+            f"{shown}:{first_no}: the header's first line must be `-- {path.stem}: <purpose>`, got {first_line!r}"
         )
     config: dict[str, str] = {}
-    for line in header[1:]:
+    for number, line in header[1:]:
         match = _HEADER_LINE.match(line)
-        if match:  # free-text comment lines are allowed in the header
-            config[match.group(1).lower()] = match.group(2)
+        if not match:
+            continue  # prose
+        key = match.group(1).lower()
+        if key not in SETTINGS:
+            raise ModelError(
+                f"{shown}:{number}: unknown header setting {match.group(1)!r}; the settings are "
+                f"{', '.join(SETTINGS)} (prose may not start with `Word:`)"
+            )
+        config[key] = match.group(2)
     materialized = config.get("materialized", "table").lower()
     if materialized not in MATERIALIZATIONS:
-        raise ModelError(
-            f"{shown}: unknown materialization {materialized!r}; use one of {', '.join(MATERIALIZATIONS)}"
-        )
+        raise ModelError(f"{shown}: unknown materialization {materialized!r}; use one of {', '.join(MATERIALIZATIONS)}")
     time_column = config.get("time_column") or None
     if materialized == "incremental" and not time_column:
         raise ModelError(f"{shown}: incremental models need a `-- time_column: <column>` header line")
@@ -145,13 +154,14 @@ def _shown(path: Path, sql_dir: Path) -> str:
     return (Path(sql_dir.name) / path.relative_to(sql_dir)).as_posix()
 
 
-def _split_header(text: str) -> tuple[list[str], str]:
+def _split_header(text: str) -> tuple[list[tuple[int, str]], str]:
+    """The header's (1-based line number, line) pairs and the rest of the file."""
     lines = text.splitlines()
-    header: list[str] = []
+    header: list[tuple[int, str]] = []
     i = 0
     while i < len(lines) and (lines[i].strip().startswith("--") or (not lines[i].strip() and not header)):
         if lines[i].strip():
-            header.append(lines[i].strip())
+            header.append((i + 1, lines[i].strip()))
         i += 1
     return header, "\n".join(lines[i:])
 

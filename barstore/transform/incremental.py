@@ -118,9 +118,7 @@ def fill_full_window(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"INSERT INTO {BUILD_WINDOW} SELECT symbol, '-infinity'::TIMESTAMPTZ FROM raw.symbols")
 
 
-def fill_incremental_window(
-    con: duckdb.DuckDBPyConnection, project: Project, model: Model, record: RunRecord
-) -> int:
+def fill_incremental_window(con: duckdb.DuckDBPyConnection, project: Project, model: Model, record: RunRecord) -> int:
     """Fill build_window with since(model, symbol) as described above; returns how many symbols it holds."""
     _create_window(con)
     ctes = {"changed": CHANGED_SQL}
@@ -158,8 +156,7 @@ def apply_increment(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     part, time = quote_ident(model.partition_column), quote_ident(model.time_column)
     target = quote_ident(model.name)
     con.execute(
-        f"DELETE FROM {target} USING {BUILD_WINDOW} w "
-        f"WHERE {target}.{part} = w.symbol AND {target}.{time} >= w.since"
+        f"DELETE FROM {target} USING {BUILD_WINDOW} w WHERE {target}.{part} = w.symbol AND {target}.{time} >= w.since"
     )
     return con.execute(
         f"INSERT INTO {target} BY NAME SELECT m.* FROM (\n{model.sql}\n) AS m "
@@ -173,5 +170,3 @@ def drop_window(con: duckdb.DuckDBPyConnection) -> None:
 
 def _create_window(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {BUILD_WINDOW} (symbol VARCHAR, since TIMESTAMPTZ)")
-
-

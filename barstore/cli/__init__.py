@@ -3,22 +3,18 @@ so that `barstore --help` stays fast."""
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
+
+from .options import HomeOpt
 
 app = typer.Typer(
     help="barstore: bars in DuckDB -> SQL feature models -> Feast -> LSTM training and prediction.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-)
-
-HomeOpt = typer.Option(
-    None, "--home", envvar="BARSTORE_HOME", help="Workspace folder (default ./.barstore)."
 )
 
 
@@ -41,7 +37,7 @@ class OutputFormat(str, Enum):
 
 def _run(fn):
     """Run a command body; user errors print plainly and exit non-zero."""
-    from .errors import BarstoreError
+    from ..errors import BarstoreError
 
     try:
         return fn()
@@ -52,36 +48,60 @@ def _run(fn):
         raise typer.Exit(err.exit_code) from None
 
 
-def _workspace(home):
-    from .home import resolve_home
+_project_dir: list[str | None] = [None]  # --project-dir, set by the app's callback for the command it runs
 
-    return resolve_home(home)
+
+@app.callback()
+def _options(
+    project_dir: str | None = typer.Option(
+        None,
+        "--project-dir",
+        envvar="BARSTORE_PROJECT_DIR",
+        help="The project (sql/, feature_repo/, barstore_project.toml); default: the working directory or above.",
+    ),
+):
+    _project_dir[0] = project_dir
+
+
+def _workspace(home):
+    from ..home import resolve_home
+
+    return resolve_home(home, _project_dir[0])
 
 
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="CSV, Parquet or JSON files."),
-    symbol: Optional[str] = typer.Option(None, help="Symbol of the bars (optional when the file has a symbol column)."),
+    symbol: str | None = typer.Option(None, help="Symbol of the bars (optional when the file has a symbol column)."),
     timeframe: str = typer.Option(..., help="Bar timeframe: 1m, 5m, 15m, 1h, 4h, 1d."),
-    tz: Optional[str] = typer.Option(None, help="Zone of naive timestamps, e.g. America/New_York."),
-    calendar: Optional[str] = typer.Option(None, help="Session calendar: crypto_24x7, us_rth, cme_globex."),
+    tz: str | None = typer.Option(None, help="Zone of naive timestamps, e.g. America/New_York."),
+    calendar: str | None = typer.Option(None, help="Session calendar: crypto_24x7, us_rth, cme_globex."),
     label: Label = typer.Option(Label.start, help="Whether timestamps mark each bar's start or end."),
-    contract: Optional[str] = typer.Option(None, help="Futures contract, e.g. ENQ.H24 (needs --root)."),
-    root: Optional[str] = typer.Option(None, help="Futures root of --contract, e.g. NQ: its continuous series."),
-    on_bad_rows: BadRows = typer.Option(BadRows.fail, help="fail: refuse the file; quarantine: store bad rows in raw.rejected_bars."),
+    contract: str | None = typer.Option(None, help="Futures contract, e.g. ENQ.H24 (needs --root)."),
+    root: str | None = typer.Option(None, help="Futures root of --contract, e.g. NQ: its continuous series."),
+    on_bad_rows: BadRows = typer.Option(
+        BadRows.fail, help="fail: refuse the file; quarantine: store bad rows in raw.rejected_bars."
+    ),
     replace: bool = typer.Option(False, help="Overwrite existing bars whose values differ."),
-    home: Optional[str] = HomeOpt,
+    home: str | None = HomeOpt,
 ):
     """Validate bar files and load them into raw.bars (one transaction per invocation)."""
 
     def body():
-        from .ingest import IngestOptions, ingest_files
-        from .warehouse import connect
+        from ..ingest import IngestOptions, ingest_files
+        from ..warehouse import connect
 
         ws = _workspace(home)
         opts = IngestOptions(
-            symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar, label=label.value,
-            contract=contract, root=root, on_bad_rows=on_bad_rows.value, replace=replace,
+            symbol=symbol,
+            timeframe=timeframe,
+            tz=tz,
+            calendar=calendar,
+            label=label.value,
+            contract=contract,
+            root=root,
+            on_bad_rows=on_bad_rows.value,
+            replace=replace,
         )
         con = connect(ws.warehouse)
         report = ingest_files(con, paths, opts)
@@ -92,15 +112,15 @@ def ingest(
 
 @app.command()
 def build(
-    select: Optional[str] = typer.Option(None, "--select", "-s", help="dbt-like selector: name, name+, +name, folder/."),
+    select: str | None = typer.Option(None, "--select", "-s", help="dbt-like selector: name, name+, +name, folder/."),
     full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
-    home: Optional[str] = HomeOpt,
+    home: str | None = HomeOpt,
 ):
     """Build the SQL models in dependency order."""
 
     def body():
-        from .models.runner import build_models
-        from .warehouse import connect
+        from ..transform.runner import build_models
+        from ..warehouse import connect
 
         ws = _workspace(home)
         con = connect(ws.warehouse)
@@ -110,12 +130,12 @@ def build(
 
 
 @app.command()
-def dag(home: Optional[str] = HomeOpt):
+def dag(home: str | None = HomeOpt):
     """Print the model graph (inferred from the tables each query reads)."""
 
     def body():
-        from .models.project import load_project
-        from .models.dag import print_dag
+        from ..transform.dag import print_dag
+        from ..transform.project import load_project
 
         print_dag(load_project(_workspace(home).sql_dir))
 
@@ -125,14 +145,14 @@ def dag(home: Optional[str] = HomeOpt):
 @app.command()
 def lineage(
     target: str = typer.Argument(..., help="MODEL.COLUMN, e.g. bars_1d.close"),
-    home: Optional[str] = HomeOpt,
+    home: str | None = HomeOpt,
 ):
     """Column-level lineage of a model column down to raw.bars columns."""
 
     def body():
-        from .models.lineage import print_lineage
-        from .models.project import load_project
-        from .warehouse import connect
+        from ..transform.lineage import print_lineage
+        from ..transform.project import load_project
+        from ..warehouse import connect
 
         ws = _workspace(home)
         print_lineage(load_project(ws.sql_dir), target, con=connect(ws.warehouse, read_only=True))
@@ -143,17 +163,19 @@ def lineage(
 @app.command()
 def roll(
     root: str = typer.Argument(..., help="Futures root, e.g. NQ."),
-    back_adjust: Optional[bool] = typer.Option(
-        None, "--back-adjust/--no-back-adjust", help="Additive back-adjustment of the continuous series."),
-    offset_days: Optional[int] = typer.Option(
-        None, "--offset-days", help="Fixed-date roll: this many calendar days before expiry (default 8)."),
-    home: Optional[str] = HomeOpt,
+    back_adjust: bool | None = typer.Option(
+        None, "--back-adjust/--no-back-adjust", help="Additive back-adjustment of the continuous series."
+    ),
+    offset_days: int | None = typer.Option(
+        None, "--offset-days", help="Fixed-date roll: this many calendar days before expiry (default 8)."
+    ),
+    home: str | None = HomeOpt,
 ):
     """Show or change a futures root's roll settings (they apply at the next `barstore build`)."""
 
     def body():
-        from .contracts import set_roll_config
-        from .warehouse import connect
+        from ..contracts import set_roll_config
+        from ..warehouse import connect
 
         cfg = set_roll_config(connect(_workspace(home).warehouse), root, back_adjust, offset_days)
         print(f"{cfg.root}: back_adjust={cfg.back_adjust}, roll_offset_days={cfg.roll_offset_days}")
@@ -165,13 +187,13 @@ def roll(
 def sql(
     query: str = typer.Argument(..., help="A SQL query over the warehouse (models by plain name)."),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
-    home: Optional[str] = HomeOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    home: str | None = HomeOpt,
 ):
     """Run a read-only SQL query on the warehouse."""
 
     def body():
-        from .query import run_query
+        from ..query import run_query
 
         run_query(_workspace(home).warehouse, query, format.value, output)
 
@@ -187,11 +209,11 @@ OnlineOpt = typer.Option(Online.sqlite, "--online", help="Online store: sqlite (
 
 
 @app.command()
-def apply(online: Online = OnlineOpt, home: Optional[str] = HomeOpt):
+def apply(online: Online = OnlineOpt, home: str | None = HomeOpt):
     """Register feature_repo/ (entity, feature views, feature services) in the workspace's Feast registry."""
 
     def body():
-        from .feature_store import apply as feast_apply
+        from ..feature_store import apply as feast_apply
 
         names = feast_apply(_workspace(home), online.value)
         print(f"registered {len(names)} Feast objects: {', '.join(names)}")
@@ -202,14 +224,14 @@ def apply(online: Online = OnlineOpt, home: Optional[str] = HomeOpt):
 @app.command()
 def materialize(
     incremental: bool = typer.Option(False, help="Only rows since the last materialization (scalar views)."),
-    as_of: Optional[str] = typer.Option(None, help="Materialize as of this UTC time (default: now)."),
+    as_of: str | None = typer.Option(None, help="Materialize as of this UTC time (default: now)."),
     online: Online = OnlineOpt,
-    home: Optional[str] = HomeOpt,
+    home: str | None = HomeOpt,
 ):
     """Write the latest scalar features and every model's latest window per symbol to the online store."""
 
     def body():
-        from .materialize import materialize_all
+        from inference.materialize import materialize_all
 
         materialize_all(_workspace(home), online.value, as_of=as_of, incremental=incremental)
 
@@ -219,16 +241,18 @@ def materialize(
 @app.command()
 def window(
     symbol: str = typer.Argument(..., help="Symbol, e.g. BTCUSDT."),
-    model: str = typer.Argument(..., help="seq300_minute, seq500_minute, seq800_minute, seq500_hourly, longterm_multitf"),
+    model: str = typer.Argument(
+        ..., help="seq300_minute, seq500_minute, seq800_minute, seq500_hourly, longterm_multitf"
+    ),
     online: Online = OnlineOpt,
-    home: Optional[str] = HomeOpt,
+    home: str | None = HomeOpt,
 ):
     """Show the online window a prediction of MODEL for SYMBOL would use (after `barstore materialize`)."""
 
     def body():
         from inference.windows import show_window
 
-        from .feature_store import open_store
+        from ..feature_store import open_store
 
         show_window(open_store(_workspace(home), online.value), symbol, model)
 
@@ -237,10 +261,10 @@ def window(
 
 @app.command()
 def demo(
-    files: Optional[list[Path]] = typer.Argument(None, help="Bar files to use instead of synthetic bars."),
+    files: list[Path] | None = typer.Argument(None, help="Bar files to use instead of synthetic bars."),
     days: int = typer.Option(460, help="Days of synthetic 1-minute bars (the long-term model needs ~415)."),
     symbols: int = typer.Option(3, help="Number of synthetic symbols."),
-    home: Optional[str] = HomeOpt,
+    home: str | None = HomeOpt,
 ):
     """Build a workspace end to end on synthetic bars (or named files) and summarise it."""
 
@@ -254,7 +278,3 @@ def demo(
 
 def main() -> None:  # pragma: no cover - entry point
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Console
 
-from .errors import BarstoreError
-from .feature_store import open_store
-from .home import Workspace
-from .warehouse import connect
+from barstore.errors import BarstoreError
+from barstore.feature_store import open_store
+from barstore.home import Workspace
+from barstore.warehouse import connect
 
 SHOW_WITHOUT = 5  # symbols without a window listed per model, with the reason
 
 
 def parse_as_of(text: str | None) -> datetime:
     if text is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise BarstoreError(f"--as-of {text!r} is not an ISO time such as 2025-06-01T12:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = None, incremental: bool = False):
-    from inference.windows import materialize_windows
+    from .windows import materialize_windows
 
     console = Console(stderr=True)
     end = parse_as_of(as_of)

@@ -25,7 +25,7 @@ _WINDOW_STANDIN = "SELECT CAST(NULL AS VARCHAR) AS symbol, CAST(NULL AS TIMESTAM
 
 @dataclass
 class LineageNode:
-    name: str                 # model.column for model columns, schema.table.column for sources
+    name: str  # model.column for model columns, schema.table.column for sources
     is_source: bool = False
     children: list[LineageNode] = field(default_factory=list)
 
@@ -40,8 +40,10 @@ def column_lineage(project: Project, target: str, con: duckdb.DuckDBPyConnection
     try:
         root = lineage(column, model.sql, schema=schema, sources=sources, dialect=DIALECT)
     except SqlglotError as err:
-        raise ModelError(f"{model.display_path}: cannot trace column {column!r}: {err}"
-                         f"{_unknown_columns_hint(project, model_name, schema)}") from None
+        raise ModelError(
+            f"{model.display_path}: cannot trace column {column!r}: {err}"
+            f"{_unknown_columns_hint(project, model_name, schema)}"
+        ) from None
     tree = LineageNode(f"{model_name}.{column}")
     for child in root.downstream:
         _attach(tree, child, model_name)
@@ -62,8 +64,7 @@ def source_columns(project: Project, target: str, con: duckdb.DuckDBPyConnection
     return found
 
 
-def print_lineage(project: Project, target: str, con: duckdb.DuckDBPyConnection | None = None,
-                  console=None) -> None:
+def print_lineage(project: Project, target: str, con: duckdb.DuckDBPyConnection | None = None, console=None) -> None:
     from rich.console import Console
     from rich.tree import Tree
 
@@ -109,13 +110,17 @@ def _unknown_columns_hint(project: Project, model_name: str, schema: dict) -> st
     graph = project.graph
     chain = {model_name} | graph.ancestors(model_name)
     unknown = sorted(
-        src for name in chain for src in graph.sources[name]
+        src
+        for name in chain
+        for src in graph.sources[name]
         if src.partition(".")[2] not in schema.get(src.partition(".")[0], {})
     )
     if not unknown:
         return ""
-    return (f" (the columns of {', '.join(unknown)} are unknown without a warehouse that has them, so a "
-            "SELECT * over them cannot be expanded: list the columns explicitly or build the warehouse first)")
+    return (
+        f" (the columns of {', '.join(unknown)} are unknown without a warehouse that has them, so a "
+        "SELECT * over them cannot be expanded: list the columns explicitly or build the warehouse first)"
+    )
 
 
 def _split_target(project: Project, target: str) -> tuple[str, str]:

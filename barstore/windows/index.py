@@ -17,15 +17,18 @@ import pyarrow.compute as pc
 
 @dataclass
 class AlignedMatrix:
-    values: np.ndarray        # (rows, features) float64, C-contiguous
+    values: np.ndarray  # (rows, features) float64, C-contiguous
     symbol_codes: np.ndarray  # (rows,) int32 into symbol_names (codes, not strings: 4 bytes a row)
     symbol_names: list[str]
-    times: np.ndarray         # (rows,) datetime64[us] UTC: each step's event time
+    times: np.ndarray  # (rows,) datetime64[us] UTC: each step's event time
     break_before: np.ndarray  # (rows,) bool: the link from the previous row is broken
     columns: list[str]
+    # view -> (rows,) datetime64[us]: the event time of the row each step matched in that view (NaT: none);
+    # present when the retrieval asked for them (barstore.feast_warehouse.event_times)
+    event_times: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def from_arrow(cls, table: pa.Table, columns: list[str]) -> "AlignedMatrix":
+    def from_arrow(cls, table: pa.Table, columns: list[str], views: list[str] = ()) -> AlignedMatrix:
         missing = [c for c in columns if c not in table.column_names]
         if missing:
             raise KeyError(f"retrieved frame lacks {missing}")
@@ -35,6 +38,12 @@ class AlignedMatrix:
             values[:, j] = col.to_numpy(zero_copy_only=False)  # nulls become NaN
         times = pc.cast(table["event_timestamp"], pa.timestamp("us", "UTC")).to_numpy(zero_copy_only=False)
         encoded = pc.dictionary_encode(table["symbol"]).combine_chunks()
+        matched = {}
+        for view in views:
+            name = f"{view}__event_timestamp"
+            if name in table.column_names:
+                stamps = pc.cast(table[name], pa.timestamp("us", "UTC")).to_numpy(zero_copy_only=False)
+                matched[view] = stamps.astype("datetime64[us]")
         return cls(
             values=values,
             symbol_codes=encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32),
@@ -42,6 +51,7 @@ class AlignedMatrix:
             times=times.astype("datetime64[us]"),
             break_before=table["break_before"].to_numpy(zero_copy_only=False).astype(bool),
             columns=list(columns),
+            event_times=matched,
         )
 
     def symbol_start(self) -> np.ndarray:
@@ -53,7 +63,7 @@ class AlignedMatrix:
 
 @dataclass
 class WindowIndex:
-    ends: np.ndarray                              # row of each kept window's last step
+    ends: np.ndarray  # row of each kept window's last step
     dropped: dict[str, int] = field(default_factory=dict)  # why windows were not kept
 
 
@@ -74,7 +84,7 @@ def window_ends(matrix: AlignedMatrix, steps: int, labels: np.ndarray | None = N
         lo = np.clip(idx - steps + 1 + first_offset, 0, None)
         return csum[idx + 1] - csum[lo]
 
-    gap = windowed(matrix.break_before & ~new_symbol, 1) > 0   # links inside the window only
+    gap = windowed(matrix.break_before & ~new_symbol, 1) > 0  # links inside the window only
     nan_rows = np.isnan(matrix.values).any(axis=1)
     missing = windowed(nan_rows, 0) > 0
     no_label = np.zeros(n, dtype=bool) if labels is None else np.isnan(labels)

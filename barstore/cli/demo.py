@@ -17,11 +17,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .errors import BarstoreError
-from .home import Workspace
-from .synthetic import DEMO_TIMEFRAME, DemoFile, write_demo_files
-from .timeframes import TIMEFRAMES
-from .warehouse import CALENDARS, connect
+from ..errors import BarstoreError
+from ..home import Workspace
+from ..synthetic import DEMO_TIMEFRAME, DemoFile, write_demo_files
+from ..timeframes import TIMEFRAMES
+from ..warehouse import CALENDARS, connect
 
 MODEL_TABLES = tuple(f"bars_{tf}" for tf in TIMEFRAMES)
 DEFAULT_CALENDAR = "crypto_24x7"
@@ -29,13 +29,32 @@ _CALENDAR_ZONES = {name: tz for name, tz, *_ in CALENDARS}
 
 # File-name words that reveal a user file's calendar or timeframe (see input_files_from_paths).
 _CALENDAR_WORDS = {
-    "rth": "us_rth", "equity": "us_rth", "equities": "us_rth", "stocks": "us_rth",
-    "globex": "cme_globex", "cme": "cme_globex", "futures": "cme_globex", "es": "cme_globex", "nq": "cme_globex",
+    "rth": "us_rth",
+    "equity": "us_rth",
+    "equities": "us_rth",
+    "stocks": "us_rth",
+    "globex": "cme_globex",
+    "cme": "cme_globex",
+    "futures": "cme_globex",
+    "es": "cme_globex",
+    "nq": "cme_globex",
 }
 _TIMEFRAME_WORDS = {
-    "1m": "1m", "1min": "1m", "5m": "5m", "5min": "5m", "15m": "15m", "15min": "15m",
-    "1h": "1h", "1hour": "1h", "60min": "1h", "hourly": "1h", "4h": "4h", "4hour": "4h",
-    "1d": "1d", "1day": "1d", "daily": "1d",
+    "1m": "1m",
+    "1min": "1m",
+    "5m": "5m",
+    "5min": "5m",
+    "15m": "15m",
+    "15min": "15m",
+    "1h": "1h",
+    "1hour": "1h",
+    "60min": "1h",
+    "hourly": "1h",
+    "4h": "4h",
+    "4hour": "4h",
+    "1d": "1d",
+    "1day": "1d",
+    "daily": "1d",
 }
 
 
@@ -90,7 +109,7 @@ def _stage_files(run: DemoRun) -> str:
 
 
 def _stage_ingest(run: DemoRun) -> str:
-    from .ingest import IngestOptions, ingest_files
+    from ..ingest import IngestOptions, ingest_files
 
     before = _count(run, "raw.bars")
     groups: dict[tuple, list[Path]] = {}
@@ -106,13 +125,13 @@ def _stage_ingest(run: DemoRun) -> str:
 
 
 def _stage_build(run: DemoRun) -> None:
-    from .models.runner import build_models
+    from ..transform.runner import build_models
 
     build_models(run.con, run.ws.sql_dir, show=True)
 
 
 def _stage_feast(run: DemoRun) -> str:
-    from .feature_store import apply
+    from ..feature_store import apply
 
     names = apply(run.ws)
     return f"{len(names)} Feast objects registered in {run.ws.home / 'feast'}"
@@ -121,8 +140,8 @@ def _stage_feast(run: DemoRun) -> str:
 def _stage_training(run: DemoRun) -> str:
     from training import training_dataset
 
-    from .feature_store import open_store
-    from .specs import MODELS
+    from ..feature_store import open_store
+    from ..specs import MODELS
 
     store = open_store(run.ws)
     counts = []
@@ -135,20 +154,22 @@ def _stage_training(run: DemoRun) -> str:
 def _stage_online(run: DemoRun) -> str:
     from inference import materialize_windows
 
-    from .feature_store import open_store
+    from ..feature_store import open_store
 
     report = materialize_windows(open_store(run.ws), run.con)
     symbol = run.con.execute("SELECT min(symbol) FROM raw.symbols").fetchone()[0]
     run.hints.append(
-        f"barstore window {symbol} seq300_minute{_home_flag(run.ws)}   (the online window a prediction uses)")
+        f"barstore window {symbol} seq300_minute{_home_flag(run.ws)}   (the online window a prediction uses)"
+    )
     return "online windows: " + ", ".join(f"{m} {r['windows']}" for m, r in report.items())
 
 
 def _stage_chart(run: DemoRun) -> str:
-    from .plots import daily_features_chart
+    from ..plots import daily_features_chart
 
     row = run.con.execute(
-        "SELECT symbol FROM features_1d GROUP BY symbol ORDER BY count(*) DESC, symbol LIMIT 1").fetchone()
+        "SELECT symbol FROM features_1d GROUP BY symbol ORDER BY count(*) DESC, symbol LIMIT 1"
+    ).fetchone()
     if row is None:
         return "no daily features to chart"
     symbol = row[0]
@@ -231,7 +252,7 @@ def _has_symbol_column(path: Path) -> bool:
     """Whether the file names its symbols itself; unreadable files are left for ingest to report."""
     import duckdb
 
-    from .ingest.columns import ALIASES
+    from ..ingest.columns import ALIASES
 
     readers = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv"}
     reader = readers.get(path.suffix.lower(), "read_json_auto")
@@ -251,8 +272,12 @@ def _count(run: DemoRun, table: str) -> int:
 
 def _main_tables(run: DemoRun) -> set[str]:
     """The tables and views the SQL models built (schema main)."""
-    return {r[0] for r in run.con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    return {
+        r[0]
+        for r in run.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
 
 
 def row_counts(run: DemoRun, tables: set[str]) -> Table:
@@ -298,8 +323,13 @@ def latest_daily_features(run: DemoRun, tables: set[str]) -> list[Table]:
         return []
     parts = [("latest daily indicators (features_1d)", ["rsi_14", "macd", "atr_14", "bb_pctb_20", "ma_50", "cvd"], "")]
     if "volume_profile_1d" in tables:
-        parts.append(("latest 30-day volume profile (volume_profile_1d)", ["poc", "vah", "val", "close_vs_poc"],
-                      "JOIN volume_profile_1d p USING (symbol, ts)"))
+        parts.append(
+            (
+                "latest 30-day volume profile (volume_profile_1d)",
+                ["poc", "vah", "val", "close_vs_poc"],
+                "JOIN volume_profile_1d p USING (symbol, ts)",
+            )
+        )
     grids = []
     for title, features, join in parts:
         columns = ["symbol", "trading_day", "close", *features]
@@ -355,6 +385,6 @@ def summarise(run: DemoRun, seconds: float) -> None:
         "SELECT * FROM longterm_inputs ORDER BY ts DESC LIMIT 5",
     ]
     for query in examples:
-        console.print(f"try: barstore sql{flag} \"{query}\"", soft_wrap=True)
+        console.print(f'try: barstore sql{flag} "{query}"', soft_wrap=True)
     for hint in run.hints:
         console.print(f"try: {hint}", soft_wrap=True)

@@ -28,12 +28,10 @@ def select_models(project: Project, selector: str | None) -> list[str]:
 def _select_one(project: Project, token: str) -> set[str]:
     with_ancestors = token.startswith("+")
     with_descendants = token.endswith("+") and len(token) > 1
-    base = token[1 if with_ancestors else 0: len(token) - (1 if with_descendants else 0)]
+    base = token[1 if with_ancestors else 0 : len(token) - (1 if with_descendants else 0)]
     if base.endswith("/"):
         folder = base.strip("/")
-        names = {
-            n for n, m in project.models.items() if m.folder == folder or m.folder.startswith(folder + "/")
-        }
+        names = {n for n, m in project.models.items() if m.folder == folder or m.folder.startswith(folder + "/")}
         if not names:
             folders = sorted({m.folder for m in project.models.values() if m.folder})
             raise ModelError(

@@ -29,10 +29,10 @@ from .selectors import select_models
 class ModelResult:
     model: str
     materialized: str
-    mode: str          # full | incremental | up to date | view
-    rows: int | None   # rows written by this run (None for views)
+    mode: str  # full | incremental | up to date | view
+    rows: int | None  # rows written by this run (None for views)
     seconds: float
-    reason: str = ""   # why a full build, e.g. "first build", "query changed"
+    reason: str = ""  # why a full build, e.g. "first build", "query changed"
 
 
 def build_models(
@@ -78,8 +78,14 @@ def build_models(
 
 
 def _build_one(
-    con, project: Project, model: Model, record: RunRecord | None, existing: dict[str, str],
-    reset: set[str], full_refresh: bool, batch: int,
+    con,
+    project: Project,
+    model: Model,
+    record: RunRecord | None,
+    existing: dict[str, str],
+    reset: set[str],
+    full_refresh: bool,
+    batch: int,
 ) -> ModelResult:
     started = time.perf_counter()
     parent_reset = any(p in reset for p in project.graph.parents[model.name])
@@ -177,8 +183,12 @@ def _progress(show: bool, total: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
     )
 
 
@@ -193,8 +203,13 @@ def print_summary(results: list[ModelResult], console=None) -> None:
     from rich.table import Table
 
     table = Table(title=f"built {len(results)} models", title_justify="left")
-    for column, justify in (("model", "left"), ("materialized", "left"), ("mode", "left"),
-                            ("rows", "right"), ("seconds", "right")):
+    for column, justify in (
+        ("model", "left"),
+        ("materialized", "left"),
+        ("mode", "left"),
+        ("rows", "right"),
+        ("seconds", "right"),
+    ):
         table.add_column(column, justify=justify)
     for r in results:
         table.add_row(r.model, r.materialized, r.mode, "-" if r.rows is None else f"{r.rows:,}", f"{r.seconds:.2f}")

@@ -1,0 +1,15 @@
+"""Point-in-time windows, shared by training, validation, prediction and the backtest.
+
+- `spine.step_spine`: a model's decision times (every close of its timeframe) and the breaks between them;
+- `retrieval.aligned_matrix`: the model's feature service retrieved through Feast on that spine, one row per
+  step, with each view's matched event time;
+- `index.window_ends`: which rows end a usable window, and why the others were dropped;
+- `labels.forward_returns`: the label of each step, from later bars only;
+- `build.window_dataset`: all of it as a torch Dataset (`WindowDataset`).
+
+Nothing here imports torch or Feast at import time; `window_dataset` does when called.
+"""
+
+from .build import window_dataset
+
+__all__ = ["window_dataset"]
