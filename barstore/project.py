@@ -51,6 +51,8 @@ def _load(path: Path, mtime: float) -> dict:
 def settings(project_dir: Path, section: str) -> dict:
     """One table of the project's barstore_project.toml ({} when it is absent)."""
     path = Path(project_dir) / PROJECT_FILE
+    if not path.is_file():
+        raise BarstoreError(f"{project_dir} is not a barstore project: it has no {PROJECT_FILE}")
     value = _load(path, path.stat().st_mtime).get(section, {})
     if not isinstance(value, dict):
         raise BarstoreError(f"{path}: [{section}] must be a table")

@@ -29,7 +29,7 @@ INDICATORS = (
 DAILY_CONTEXT = ("rsi_14", "macd", "atr_14", "bb_pctb_20", "ma_20", "ma_50")
 PROFILE = ("poc", "vah", "val", "close_vs_poc", "close_vs_vah", "close_vs_val")
 
-# The 26 long-term inputs, in the order of ../shared/DESIGN.md (sql/features/longterm_inputs.sql).
+# The 26 long-term inputs, in the order the original model was trained on (README; sql/features/longterm_inputs.sql).
 LONGTERM_INPUTS = (
     "d_open",
     "d_high",

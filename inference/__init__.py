@@ -1,5 +1,19 @@
-"""Inference: online windows for the five models (materialized by `barstore materialize`)."""
+"""Inference: online windows (materialized by `barstore materialize`), predictions and the ensemble decision.
 
-from .windows import get_window, get_windows, latest_windows, materialize_windows
+The exports load lazily: `inference.ensemble` is plain numpy/pandas and must not pay for torch and Feast."""
 
-__all__ = ["get_window", "get_windows", "latest_windows", "materialize_windows"]
+from importlib import import_module
+
+_EXPORTS = {
+    "get_window": "windows",
+    "get_windows": "windows",
+    "latest_windows": "windows",
+    "materialize_windows": "windows",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -1,5 +1,5 @@
 -- longterm_inputs: the 26 inputs of the long-term multi-timeframe model per complete daily bar, in the
--- documented order (../shared/DESIGN.md): daily OHLCV (5), close vs volume-profile POC/VAH/VAL (3), the last
+-- documented order (README, "The five models"): daily OHLCV (5), close vs volume-profile POC/VAH/VAL (3), the last
 -- completed 4h bar's OHLCV (5), the last completed 1h bar's OHLCV (5), that 1h bar's CVD and CVD EMA 20 (2),
 -- daily RSI 14, MACD line, ATR 14 (3), daily Bollinger %B (1), daily MA 20 and MA 50 (2).
 -- grain: one row per (symbol, ts) of bars_1d; knowable at ts_close (every input closed at or before it);
