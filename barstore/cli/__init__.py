@@ -278,3 +278,11 @@ def demo(
 
 def main() -> None:  # pragma: no cover - entry point
     app()
+
+
+# The later stages' commands are defined beside their options, in one module each; every module imports only
+# typer at start-up, so `barstore --help` stays fast.
+from . import validation  # noqa: E402
+
+for _stage in (validation,):
+    _stage.register(app)

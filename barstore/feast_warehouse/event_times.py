@@ -4,8 +4,11 @@
         frame = store.get_historical_features(...).to_arrow()   # + one `<view>__event_timestamp` per view
 
 Inside the block the store adds, for every feature view joined, the event time of the row it matched (null when
-none matched): what the validation gate needs to prove that each step saw only rows closed at or before it and
-not older than the view's ttl. Outside it the store returns exactly Feast's frame. This module imports no Feast.
+none matched; timestamp[us, UTC], after Feast's columns): what the validation gate needs to prove that each step
+saw only rows closed at or before it and not older than the view's ttl. Outside it the store returns exactly
+Feast's frame. The store reads the flag when `get_historical_features` is called, so a job requested inside the
+block returns the columns wherever it is run. A context variable, not a global: threads and tasks each ask for
+themselves. This module imports no Feast.
 """
 
 from __future__ import annotations

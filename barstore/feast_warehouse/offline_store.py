@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import List, Literal, Optional, Tuple, Union
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ def _source(data_source: DataSource) -> WarehouseSource:
     return warehouse_source(data_source, f"data source {data_source.name!r} is")
 
 
-def _entity_table(warehouse: Path, entity_df: Union[pd.DataFrame, str]) -> pa.Table:
+def _entity_table(warehouse: Path, entity_df: pd.DataFrame | str) -> pa.Table:
     if isinstance(entity_df, str):  # a query on the warehouse
         with warehouse_connection(warehouse) as con:
             return _naive_as_utc(con.sql(entity_df).to_arrow_table())
@@ -94,17 +94,21 @@ class WarehouseOfflineStore(OfflineStore):
     @staticmethod
     def get_historical_features(
         config: RepoConfig,
-        feature_views: List[FeatureView],
-        feature_refs: List[str],
-        entity_df: Optional[Union[pd.DataFrame, str]],
+        feature_views: list[FeatureView],
+        feature_refs: list[str],
+        entity_df: pd.DataFrame | str | None,
         registry: BaseRegistry,
         project: str,
         full_feature_names: bool = False,
         **kwargs,
     ) -> RetrievalJob:
+        """Feast's point-in-time join (point_in_time.py), entity rows in their order; asked for with
+        event_times.matched_event_times(), plus each view's matched event time as `<view>__event_timestamp`."""
         if entity_df is None:
-            raise BarstoreError("the warehouse offline store needs an entity_df (start_date/end_date "
-                                "retrieval without entity rows is not supported)")
+            raise BarstoreError(
+                "the warehouse offline store needs an entity_df (start_date/end_date "
+                "retrieval without entity rows is not supported)"
+            )
         if kwargs.get("filter_by_created_timestamp"):
             raise NotImplementedError("filter_by_created_timestamp is not supported by WarehouseOfflineStore")
         warehouse = warehouse_path(config)
@@ -123,7 +127,8 @@ class WarehouseOfflineStore(OfflineStore):
         if clashes:  # the built-in store fails on the duplicate too; a frame with two `a` columns is a trap
             raise BarstoreError(
                 f"entity_df has column(s) {', '.join(clashes)}, also the name of requested feature(s): rename them "
-                "in entity_df or ask for full_feature_names=True")
+                "in entity_df or ask for full_feature_names=True"
+            )
         table = _utc_event_times(table, event_column)
         bounds = pc.min_max(table[event_column])
         lowest, highest = bounds["min"].as_py(), bounds["max"].as_py()  # None without entity rows
@@ -143,10 +148,10 @@ class WarehouseOfflineStore(OfflineStore):
     def pull_latest_from_table_or_query(
         config: RepoConfig,
         data_source: DataSource,
-        join_key_columns: List[str],
-        feature_name_columns: List[str],
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
         timestamp_field: str,
-        created_timestamp_column: Optional[str],
+        created_timestamp_column: str | None,
         start_date: datetime,
         end_date: datetime,
     ) -> RetrievalJob:
@@ -154,15 +159,18 @@ class WarehouseOfflineStore(OfflineStore):
         source = _source(data_source)
 
         def build(con) -> str:
-            select, types, ts = _pull_select(con, source, join_key_columns, feature_name_columns,
-                                             timestamp_field, created_timestamp_column)
+            select, types, ts = _pull_select(
+                con, source, join_key_columns, feature_name_columns, timestamp_field, created_timestamp_column
+            )
             order = [f"{ts} DESC"]
             if created_timestamp_column:
                 order.append(f"{timestamp_expr(created_timestamp_column, types)} DESC NULLS LAST")
             keys = [quote_ident(k) for k in join_key_columns if k != DUMMY_ENTITY_ID]
             partition = f"PARTITION BY {', '.join(keys)} " if keys else ""
-            return (f"{select} {_time_filter(ts, start_date, end_date)} "
-                    f"QUALIFY row_number() OVER ({partition}ORDER BY {', '.join(order)}) = 1")
+            return (
+                f"{select} {_time_filter(ts, start_date, end_date)} "
+                f"QUALIFY row_number() OVER ({partition}ORDER BY {', '.join(order)}) = 1"
+            )
 
         return WarehouseRetrievalJob.of_sql(warehouse_path(config), build)
 
@@ -170,26 +178,33 @@ class WarehouseOfflineStore(OfflineStore):
     def pull_all_from_table_or_query(
         config: RepoConfig,
         data_source: DataSource,
-        join_key_columns: List[str],
-        feature_name_columns: List[str],
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
         timestamp_field: str,
-        created_timestamp_column: Optional[str] = None,
-        start_date: Optional[datetime] = None,
-        end_date: Optional[datetime] = None,
+        created_timestamp_column: str | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
     ) -> RetrievalJob:
         """Every row with event time in [start_date, end_date] (each bound optional)."""
         source = _source(data_source)
 
         def build(con) -> str:
-            select, _, ts = _pull_select(con, source, join_key_columns, feature_name_columns,
-                                         timestamp_field, created_timestamp_column)
+            select, _, ts = _pull_select(
+                con, source, join_key_columns, feature_name_columns, timestamp_field, created_timestamp_column
+            )
             return f"{select} {_time_filter(ts, start_date, end_date)}"
 
         return WarehouseRetrievalJob.of_sql(warehouse_path(config), build)
 
 
-def _pull_select(con, source: WarehouseSource, join_key_columns: List[str], feature_name_columns: List[str],
-                 timestamp_field: str, created_timestamp_column: Optional[str]) -> Tuple[str, dict, str]:
+def _pull_select(
+    con,
+    source: WarehouseSource,
+    join_key_columns: list[str],
+    feature_name_columns: list[str],
+    timestamp_field: str,
+    created_timestamp_column: str | None,
+) -> tuple[str, dict, str]:
     """SELECT ... FROM the source for the pull methods: (sql, column types, event time expression)."""
     types = describe(con, source)
     if feature_name_columns:
@@ -204,7 +219,8 @@ def _pull_select(con, source: WarehouseSource, join_key_columns: List[str], feat
     return f"SELECT {', '.join(select)} FROM {source.get_table_query_string()}", types, ts
 
 
-def _time_filter(ts: str, start: Optional[datetime], end: Optional[datetime]) -> str:
-    conditions = ([f"{ts} >= {timestamp_literal(start)}"] if start else []) + \
-                 ([f"{ts} <= {timestamp_literal(end)}"] if end else [])
+def _time_filter(ts: str, start: datetime | None, end: datetime | None) -> str:
+    conditions = ([f"{ts} >= {timestamp_literal(start)}"] if start else []) + (
+        [f"{ts} <= {timestamp_literal(end)}"] if end else []
+    )
     return "WHERE " + " AND ".join(conditions) if conditions else ""

@@ -21,9 +21,9 @@ every feature column took about twice as long at 100k entity rows against 1M fea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional, Sequence, Tuple
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -44,8 +44,8 @@ ROW_COLUMN = "__barstore_row"
 
 def timestamp_literal(moment: datetime) -> str:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # Feast's convention: naive = UTC
-    return f"TIMESTAMPTZ '{moment.astimezone(timezone.utc).isoformat(sep=' ')}'"
+        moment = moment.replace(tzinfo=UTC)  # Feast's convention: naive = UTC
+    return f"TIMESTAMPTZ '{moment.astimezone(UTC).isoformat(sep=' ')}'"
 
 
 def interval_literal(span: timedelta) -> str:
@@ -57,14 +57,15 @@ class ViewJoin:
     """What one feature view contributes: its source, join keys, features and ttl."""
 
     source: WarehouseSource
-    keys: List[Tuple[str, str]]       # (source column, entity df column)
-    features: List[Tuple[str, str]]   # (source column, output column)
-    ttl: Optional[timedelta]
-    name: str                         # the view as its features are prefixed (alias or name)
+    keys: list[tuple[str, str]]  # (source column, entity df column)
+    features: list[tuple[str, str]]  # (source column, output column)
+    ttl: timedelta | None
+    name: str  # the view as its features are prefixed (alias or name)
 
 
-def view_joins(feature_views: Sequence[FeatureView], feature_refs: Sequence[str],
-               full_feature_names: bool) -> List[ViewJoin]:
+def view_joins(
+    feature_views: Sequence[FeatureView], feature_refs: Sequence[str], full_feature_names: bool
+) -> list[ViewJoin]:
     joins = []
     for view in feature_views:
         source = warehouse_source(view.batch_source, f"feature view {view.name!r}: its batch source is")
@@ -73,28 +74,33 @@ def view_joins(feature_views: Sequence[FeatureView], feature_refs: Sequence[str]
         output_prefix = view.projection.name_alias or view.name
         names = [ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(f"{prefix}:")]
         key_map = view.projection.join_key_map or {c.name: c.name for c in view.entity_columns}
-        joins.append(ViewJoin(
-            source=source,
-            keys=[(source_column.get(k, k), e) for k, e in key_map.items() if k != DUMMY_ENTITY_ID],
-            features=[(source_column.get(f, f), f"{output_prefix}__{f}" if full_feature_names else f)
-                      for f in names],
-            ttl=view.ttl if view.ttl else None,  # Feast: a zero ttl means no limit
-            name=output_prefix,
-        ))
+        joins.append(
+            ViewJoin(
+                source=source,
+                keys=[(source_column.get(k, k), e) for k, e in key_map.items() if k != DUMMY_ENTITY_ID],
+                features=[
+                    (source_column.get(f, f), f"{output_prefix}__{f}" if full_feature_names else f) for f in names
+                ],
+                ttl=view.ttl if view.ttl else None,  # Feast: a zero ttl means no limit
+                name=output_prefix,
+            )
+        )
     return joins
 
 
-def column_expr(name: str, types: Dict[str, str]) -> str:
+def column_expr(name: str, types: dict[str, str]) -> str:
     """A source column as read: DECIMAL as DOUBLE (Feast has no decimal type)."""
     return f"CAST({quote_ident(name)} AS DOUBLE)" if types[name].startswith("DECIMAL") else quote_ident(name)
 
 
-def timestamp_expr(name: str, types: Dict[str, str]) -> str:
+def timestamp_expr(name: str, types: dict[str, str]) -> str:
     """An event time as TIMESTAMPTZ; the bare column when it already is one, so filters reach the scan."""
-    return quote_ident(name) if types[name] == "TIMESTAMP WITH TIME ZONE" else f"CAST({quote_ident(name)} AS TIMESTAMPTZ)"
+    return (
+        quote_ident(name) if types[name] == "TIMESTAMP WITH TIME ZONE" else f"CAST({quote_ident(name)} AS TIMESTAMPTZ)"
+    )
 
 
-def check_columns(source: WarehouseSource, types: Dict[str, str], wanted: Sequence[str]) -> None:
+def check_columns(source: WarehouseSource, types: dict[str, str], wanted: Sequence[str]) -> None:
     missing = [c for c in wanted if c not in types]
     if missing:
         raise BarstoreError(
@@ -103,7 +109,7 @@ def check_columns(source: WarehouseSource, types: Dict[str, str], wanted: Sequen
         )
 
 
-def _has_rowid(con, source: WarehouseSource, types: Dict[str, str]) -> bool:
+def _has_rowid(con, source: WarehouseSource, types: dict[str, str]) -> bool:
     """Whether the source's rows can be fetched by rowid: a table's can (unless a column is named rowid), a view's
     cannot."""
     try:
@@ -118,15 +124,22 @@ def _matches_keys(keys: Sequence[str]) -> str:
     return " AND ".join(f"{k} = __keys.__k{j}" for j, k in enumerate(keys))
 
 
-def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optional[datetime],
-                 event_times: bool = False) -> str:
+def _matches_sql(
+    con, join: ViewJoin, lowest: datetime | None, highest: datetime | None, event_times: bool = False
+) -> str:
     """The query over ENTITY_RELATION: (ROW_COLUMN, features __f*[, the matched event time in µs __event_us]) of the
     entity rows that get a feature row."""
     source = join.source
     types = describe(con, source)
     created = source.created_timestamp_column
-    check_columns(source, types, [c for c, _ in join.keys] + [c for c, _ in join.features]
-                  + [source.timestamp_field] + ([created] if created else []))
+    check_columns(
+        source,
+        types,
+        [c for c, _ in join.keys]
+        + [c for c, _ in join.features]
+        + [source.timestamp_field]
+        + ([created] if created else []),
+    )
     ts = timestamp_expr(source.timestamp_field, types)
     # Rows after the last entity time, too old for the first one, or without a time can never be returned
     # (none can without entity rows: no bounds).
@@ -145,12 +158,16 @@ def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optio
     distinct = ", ".join(f"{k} AS __k{j}" for j, k in enumerate(entity_keys))
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in entity_keys)
     created_us = f"epoch_us({timestamp_expr(created, types)})" if created else "NULL::BIGINT"
-    candidates = (f"SELECT __code, epoch_us({ts}) AS __ts, {created_us} AS __created"
-                  f"{', r.__row' if by_rowid else ''} FROM __rows AS r JOIN __keys ON {on_keys}")
+    candidates = (
+        f"SELECT __code, epoch_us({ts}) AS __ts, {created_us} AS __created"
+        f"{', r.__row' if by_rowid else ''} FROM __rows AS r JOIN __keys ON {on_keys}"
+    )
     if created:  # ASOF takes any one of rows tied on (key, time): keep the latest created (NULL last) first
         candidates += " QUALIFY row_number() OVER (PARTITION BY __code, __ts ORDER BY __created DESC NULLS LAST) = 1"
-    entity = (f"SELECT __code, e.{TIME_COLUMN} AS __ts, e.{ROW_COLUMN} FROM {ENTITY_RELATION} AS e "
-              f"JOIN __keys ON {_matches_keys(entity_keys)}")
+    entity = (
+        f"SELECT __code, e.{TIME_COLUMN} AS __ts, e.{ROW_COLUMN} FROM {ENTITY_RELATION} AS e "
+        f"JOIN __keys ON {_matches_keys(entity_keys)}"
+    )
     features = ", ".join(f"{column_expr(c, types)} AS __f{j}" for j, (c, _) in enumerate(join.features))
     if event_times:
         features += ", m.__ts AS __event_us"
@@ -158,19 +175,24 @@ def _matches_sql(con, join: ViewJoin, lowest: Optional[datetime], highest: Optio
     if by_rowid:
         fetch = "JOIN __rows AS r ON r.__row = m.__row"
     else:  # a view's row is found again by its keys, time and created time (exact duplicates: see _view_features)
-        fetch = (f"JOIN __keys USING (__code) JOIN __rows AS r ON {on_keys} AND epoch_us({ts}) = m.__ts "
-                 f"AND {created_us} IS NOT DISTINCT FROM m.__created")
-    return (f"WITH __rows AS {rows} * FROM {source.get_table_query_string()} WHERE {' AND '.join(where)}), "
-            f"__keys AS (SELECT *, (row_number() OVER ())::INTEGER AS __code FROM "
-            f"(SELECT DISTINCT {distinct} FROM {ENTITY_RELATION} AS e WHERE {not_null})), "
-            f"__candidates AS ({candidates}), __entity AS ({entity}), "
-            f"__matched AS (SELECT e.{ROW_COLUMN}, c.* EXCLUDE (__ts), c.__ts FROM __entity AS e "
-            f"ASOF JOIN __candidates AS c ON e.__code = c.__code AND e.__ts >= c.__ts{ttl}) "
-            f"SELECT m.{ROW_COLUMN}, {features} FROM __matched AS m {fetch}")
+        fetch = (
+            f"JOIN __keys USING (__code) JOIN __rows AS r ON {on_keys} AND epoch_us({ts}) = m.__ts "
+            f"AND {created_us} IS NOT DISTINCT FROM m.__created"
+        )
+    return (
+        f"WITH __rows AS {rows} * FROM {source.get_table_query_string()} WHERE {' AND '.join(where)}), "
+        f"__keys AS (SELECT *, (row_number() OVER ())::INTEGER AS __code FROM "
+        f"(SELECT DISTINCT {distinct} FROM {ENTITY_RELATION} AS e WHERE {not_null})), "
+        f"__candidates AS ({candidates}), __entity AS ({entity}), "
+        f"__matched AS (SELECT e.{ROW_COLUMN}, c.* EXCLUDE (__ts), c.__ts FROM __entity AS e "
+        f"ASOF JOIN __candidates AS c ON e.__code = c.__code AND e.__ts >= c.__ts{ttl}) "
+        f"SELECT m.{ROW_COLUMN}, {features} FROM __matched AS m {fetch}"
+    )
 
 
-def _view_features(con, join: ViewJoin, rows: int, lowest: Optional[datetime],
-                   highest: Optional[datetime], event_times: bool = False) -> pa.Table:
+def _view_features(
+    con, join: ViewJoin, rows: int, lowest: datetime | None, highest: datetime | None, event_times: bool = False
+) -> pa.Table:
     """The view's output columns, one row per entity row in its order (NULLs where nothing matches); with
     `event_times` the matched row's event time last, as `<view>__event_timestamp` (timestamp[us, UTC])."""
     matched = con.sql(_matches_sql(con, join, lowest, highest, event_times)).to_arrow_table()
@@ -185,15 +207,23 @@ def _view_features(con, join: ViewJoin, rows: int, lowest: Optional[datetime],
     return taken.rename_columns(names)
 
 
-def point_in_time(con, joins: Sequence[ViewJoin], entities: pa.Table, event_column: str,
-                  lowest: Optional[datetime], highest: Optional[datetime], event_times: bool = False) -> pa.Table:
+def point_in_time(
+    con,
+    joins: Sequence[ViewJoin],
+    entities: pa.Table,
+    event_column: str,
+    lowest: datetime | None,
+    highest: datetime | None,
+    event_times: bool = False,
+) -> pa.Table:
     """`entities` (event column: timestamp[us, UTC], from `lowest` to `highest`) with every view's features
     appended, in entity row order; with `event_times`, then each view's matched event time (Feast's frame plus
     columns at the end, so its own columns keep their places)."""
     keys = sorted({e for join in joins for _, e in join.keys})
     relation = entities.select(keys).append_column(TIME_COLUMN, pc.cast(entities[event_column], pa.int64()))
-    con.register(ENTITY_RELATION, relation.append_column(
-        ROW_COLUMN, pa.array(np.arange(entities.num_rows, dtype=np.int64))))  # an Arrow scan, no copy
+    con.register(
+        ENTITY_RELATION, relation.append_column(ROW_COLUMN, pa.array(np.arange(entities.num_rows, dtype=np.int64)))
+    )  # an Arrow scan, no copy
     try:
         result, stamps = entities, []
         for join in joins:

@@ -1,0 +1,46 @@
+"""`barstore validate MODEL`: the validation gate that runs before each training run, alone.
+
+Prints the table of failed expectations (examples: symbol, time, value) or, when all pass, of the expectations
+passed, the sample counts and the Data Docs page; exits non-zero (ValidationFailed.exit_code) when any fails.
+Only typer and the shared options load at start-up: GX, Feast and torch load when the command runs.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from .options import HomeOpt, MaxSamplesOpt, SinceOpt, StrideOpt, SymbolsOpt, UntilOpt, selection
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def validate(
+        model: str = typer.Argument(
+            ..., help="seq300_minute, seq500_minute, seq800_minute, seq500_hourly, longterm_multitf"
+        ),
+        symbols: str | None = SymbolsOpt,
+        since: str | None = SinceOpt,
+        until: str | None = UntilOpt,
+        stride: int = StrideOpt,
+        max_samples: int | None = MaxSamplesOpt,
+        home: str | None = HomeOpt,
+    ):
+        """Check MODEL's raw bars, training set, point-in-time alignment, step spacing and splits (GX suites)."""
+        from . import _run, _workspace  # here: barstore.cli imports this module while it is being set up
+
+        def body():
+            from rich.console import Console
+
+            from expectations.gate import validate_model
+
+            report, _, _ = validate_model(
+                _workspace(home), model, selection(symbols, since, until, stride, max_samples)
+            )
+            console = Console()
+            console.print(report.table())
+            console.print(report.counts_line(), highlight=False)
+            if report.success:
+                console.print(report.summary(), highlight=False, soft_wrap=True)
+            report.raise_if_failed()  # _run prints the summary and the Data Docs page, exits non-zero
+
+        _run(body)
