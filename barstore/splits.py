@@ -17,6 +17,17 @@ from .errors import BarstoreError
 DEFAULT_SHARES = (0.70, 0.15, 0.15)  # train, validation, test: of the samples, by time
 
 
+def project_shares(project_dir) -> tuple[float, float, float]:
+    """`[training] split_shares` of the project (the defaults without it): the gate validates the splits that
+    training will use, whether it runs alone (`barstore validate`) or before a training run."""
+    from .project import settings
+
+    value = settings(project_dir, "training").get("split_shares", DEFAULT_SHARES)
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise BarstoreError(f"[training] split_shares must be three numbers (got {value!r})")
+    return tuple(float(v) for v in value)
+
+
 @dataclass(frozen=True)
 class Splits:
     train: np.ndarray  # int64 sample positions into the dataset, ascending time

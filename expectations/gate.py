@@ -89,7 +89,7 @@ def validate_model(
 ) -> tuple[ValidationReport, WindowDataset, Splits]:
     """Build the model's dataset (select_dataset) and walk-forward splits as training does, then validate them."""
     from barstore.feature_store import open_store
-    from barstore.splits import DEFAULT_SHARES, walk_forward
+    from barstore.splits import project_shares, walk_forward
     from barstore.warehouse import connect
     from barstore.windows.selection import select_dataset
 
@@ -99,7 +99,7 @@ def validate_model(
     con = connect(ws.warehouse, read_only=True) if own else con
     try:
         ds = select_dataset(ws, model, selection, store=open_store(ws) if store is None else store, con=con)
-        splits = walk_forward(ds.timestamps, ds.label_times, shares or DEFAULT_SHARES)
+        splits = walk_forward(ds.timestamps, ds.label_times, shares or project_shares(ws.project_dir))
         return validate_dataset(ws, spec, ds, splits, con, selection, settings), ds, splits
     finally:
         if own:

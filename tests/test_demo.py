@@ -56,9 +56,21 @@ def test_demo_builds_the_warehouse(demo_home):
     assert "SYN_ES" in output and "bars_1d" in output
 
 
+def test_demo_trains_what_passes_the_gate_and_shows_what_fails(demo_home):
+    """10 days are enough for the two shorter minute models' gate, not for the others: the demo trains the first,
+    and shows the failed expectations of the rest without training them."""
+    home, output = demo_home
+    trained = {p.parent.parent.name for p in (home / "models").glob("*/*/model.pt")}
+    assert trained == {"seq300_minute", "seq500_minute"}
+    for model in ("seq800_minute", "seq500_hourly", "longterm_multitf"):
+        assert f"{model} not trained: its data failed validation" in output
+        assert (home / "reports" / "validation" / model / "index.html").exists()
+    assert "observed 0, expected >= 200" in output  # the long-term model's sample minimum, with the count
+
+
 def test_demo_twice_is_a_no_op(demo_home):
     home, _ = demo_home
-    again = run_demo_cli(home)
+    again = run_demo_cli(home, "--max-samples", "50")  # ingest is what this checks: no second training
     assert again.exit_code == 0, again.output
     assert "(+0 this run)" in again.output
     assert raw_counts(home) == EXPECTED_ROWS
@@ -73,7 +85,7 @@ def test_demo_on_user_files(tmp_path):
     from barstore.cli import app
 
     home = tmp_path / "home"
-    result = CliRunner().invoke(app, ["demo", "--home", str(home), *map(str, renamed)])
+    result = CliRunner().invoke(app, ["demo", "--home", str(home), "--max-samples", "50", *map(str, renamed)])
     assert result.exit_code == 0, result.output
     assert raw_counts(home) == {"SYN_BTC": 3 * 1440, "SYN_ES": 3 * 1380, "SYN_SPY": 3 * 390}
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
@@ -101,7 +113,8 @@ def test_demo_draws_the_feature_chart(tmp_path):
 
     from barstore.cli import app
 
-    result = CliRunner().invoke(app, ["demo", "--home", str(tmp_path), "--days", "45", "--symbols", "1"])
+    args = ["demo", "--home", str(tmp_path), "--days", "45", "--symbols", "1", "--max-samples", "50"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     charts = list((tmp_path / "reports").glob("features_*.png"))
     assert len(charts) == 1 and charts[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -262,16 +262,23 @@ def window(
 @app.command()
 def demo(
     files: list[Path] | None = typer.Argument(None, help="Bar files to use instead of synthetic bars."),
-    days: int = typer.Option(460, help="Days of synthetic 1-minute bars (the long-term model needs ~415)."),
+    days: int = typer.Option(
+        600, help="Days of synthetic 1-minute bars (the long-term model's gate needs ~600: 200 daily samples)."
+    ),
     symbols: int = typer.Option(3, help="Number of synthetic symbols."),
+    epochs: int = typer.Option(1, help="Epochs of each model's brief training run."),
+    max_samples: int = typer.Option(1000, "--max-samples", help="Samples per model's training run (at most)."),
     home: str | None = HomeOpt,
 ):
-    """Build a workspace end to end on synthetic bars (or named files) and summarise it."""
+    """Build a workspace end to end on synthetic bars (or named files), validate and train the five models,
+    serve their predictions, and summarise it."""
 
     def body():
         from .demo import run_demo
 
-        run_demo(_workspace(home), files=files or [], days=days, n_symbols=symbols)
+        run_demo(
+            _workspace(home), files=files or [], days=days, n_symbols=symbols, epochs=epochs, max_samples=max_samples
+        )
 
     _run(body)
 
@@ -282,7 +289,7 @@ def main() -> None:  # pragma: no cover - entry point
 
 # The later stages' commands are defined beside their options, in one module each; every module imports only
 # typer at start-up, so `barstore --help` stays fast.
-from . import validation  # noqa: E402
+from . import training, validation  # noqa: E402
 
-for _stage in (validation,):
+for _stage in (validation, training):
     _stage.register(app)

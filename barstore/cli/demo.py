@@ -67,6 +67,8 @@ class DemoRun:
     user_files: list[Path]
     days: int
     n_symbols: int
+    epochs: int = 1
+    max_samples: int = 1000
     inputs: list[DemoFile] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)  # hand-over between stages added later
@@ -137,18 +139,42 @@ def _stage_feast(run: DemoRun) -> str:
     return f"{len(names)} Feast objects registered in {run.ws.home / 'feast'}"
 
 
-def _stage_training(run: DemoRun) -> str:
-    from training import training_dataset
+def _stage_train(run: DemoRun) -> str:
+    """Each model through the validation gate, then briefly trained; a model whose data fails the gate is shown
+    with its failed expectations and not trained (the demo goes on: it shows what exists)."""
+    from expectations.gate import ValidationFailed
+    from training.run import train_model
 
     from ..feature_store import open_store
     from ..specs import MODELS
+    from ..windows.selection import Selection
 
     store = open_store(run.ws)
-    counts = []
+    selection = Selection(max_samples=run.max_samples)
+    done = []
     for name in MODELS:
-        ds = training_dataset(name, home=str(run.ws.home), store=store, con=run.con)
-        counts.append(f"{name} {len(ds):,}")
-    return "training windows: " + ", ".join(counts)
+        run.console.rule(f"{name}: validate, then train ({run.epochs} epoch(s), at most {run.max_samples:,} samples)")
+        try:
+            result = train_model(
+                run.ws,
+                name,
+                selection,
+                epochs=run.epochs,
+                seed=0,
+                device="cpu",
+                console=run.console,
+                store=store,
+                con=run.con,
+            )
+        except ValidationFailed as failed:
+            run.console.print(failed.report.table())
+            run.console.print(f"[yellow]{name} not trained[/]: its data failed validation ({failed.report.docs_path})")
+            done.append(f"{name} failed the gate")
+            continue
+        test = result.metrics["test"]["accuracy"]
+        done.append(f"{name} test accuracy {test['value']:.1%} (n={test['n']:,})")
+    run.hints.append(f"barstore models{_home_flag(run.ws)}   (the runs and their test figures)")
+    return "; ".join(done)
 
 
 def _stage_online(run: DemoRun) -> str:
@@ -182,14 +208,20 @@ STAGES: list[Stage] = [
     Stage("ingest into raw.bars", _stage_ingest, spinner=False),
     Stage("build SQL models", _stage_build, spinner=False),
     Stage("register Feast feature repo", _stage_feast),
-    Stage("cut point-in-time training windows", _stage_training),
-    Stage("materialize online windows", _stage_online),
     Stage("chart daily features", _stage_chart),
+    Stage("validate and train the five models", _stage_train, spinner=False),
+    Stage("materialize online windows", _stage_online),
 ]
 
 
 def run_demo(
-    ws: Workspace, files: list[Path], days: int, n_symbols: int, stages: Sequence[Stage] | None = None
+    ws: Workspace,
+    files: list[Path],
+    days: int,
+    n_symbols: int,
+    stages: Sequence[Stage] | None = None,
+    epochs: int = 1,
+    max_samples: int = 1000,
 ) -> None:
     """Build a workspace end to end and summarise it.
 
@@ -200,7 +232,15 @@ def run_demo(
     stages = STAGES if stages is None else stages
     # Logs and test runners get a fixed width that fits the tables instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-    run = DemoRun(ws=ws, console=console, user_files=[Path(f) for f in files], days=days, n_symbols=n_symbols)
+    run = DemoRun(
+        ws=ws,
+        console=console,
+        user_files=[Path(f) for f in files],
+        days=days,
+        n_symbols=n_symbols,
+        epochs=epochs,
+        max_samples=max_samples,
+    )
     started = time.perf_counter()
     try:
         for number, stage in enumerate(stages, 1):
