@@ -289,7 +289,7 @@ def main() -> None:  # pragma: no cover - entry point
 
 # The later stages' commands are defined beside their options, in one module each; every module imports only
 # typer at start-up, so `barstore --help` stays fast.
-from . import training, validation  # noqa: E402
+from . import backtest, training, validation  # noqa: E402
 
-for _stage in (validation, training):
+for _stage in (validation, training, backtest):
     _stage.register(app)

@@ -1,0 +1,212 @@
+"""The walk-forward backtest on a small synthetic workspace (tests/backtest_fixtures.py): real DuckDB, Feast, gate
+and training (tiny networks, 1 epoch).
+
+What must hold: a fold's decisions do not change when every bar after the fold is scrambled; the same seed gives
+the same decisions and numbers; report.md's table is the saved decisions run through backtest.positions and
+backtest.metrics again; training data ends before each fold by at least the horizon; the decision windows are
+the tensors the training path cuts.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.decisions import MAX_AGE, STRATEGIES, decision_grid, decision_times
+from backtest.folds import MICROSECOND, horizon_length, plan_folds, to_datetime, training_cutoffs
+from backtest.metrics import periods_per_year, strategy_metrics, summarize
+from backtest.positions import PositionRules, simulate
+from backtest.report import METRIC_COLUMNS, POOLED, format_metric
+from backtest.run import load_results, run_backtest
+from barstore.specs import MODELS
+
+from .backtest_fixtures import FOLDS, SYMBOL, TEST_SINCE, build_workspace, scrambled_copy, settings
+
+CALENDAR = "crypto_24x7"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return build_workspace(tmp_path_factory.mktemp("backtest_home"))
+
+
+@pytest.fixture(scope="module")
+def first(workspace, tmp_path_factory):
+    """The backtest of the fixture workspace: two folds."""
+    return run_backtest(workspace, settings(), out=tmp_path_factory.mktemp("backtest_out"))
+
+
+def _fold(frame: pd.DataFrame, number: int) -> pd.DataFrame:
+    return frame[frame["fold"] == number].reset_index(drop=True)
+
+
+def test_folds_walk_forward_over_the_test_span():
+    hours = np.arange(np.datetime64("2024-04-20T00:00"), np.datetime64("2024-04-30T00:00"), np.timedelta64(1, "h"))
+    folds = plan_folds(hours, 3, since=TEST_SINCE)
+    assert [f.decisions for f in folds] == [32, 32, 32]  # 96 hourly closes from 04-26, cut evenly
+    assert folds[0].start == TEST_SINCE and folds[-1].last_decision == to_datetime(hours[-1])
+    assert all(a.end == b.start for a, b in zip(folds, folds[1:]))
+    default = plan_folds(hours, 2)  # no --since: the later half of the decision times
+    assert default[0].start == to_datetime(hours[len(hours) // 2]) and sum(f.decisions for f in default) == 120
+
+
+def test_training_ends_an_embargo_before_each_fold(workspace, first):
+    """Every sample a fold's model may train on has its label known before the fold starts; on a 24/7 calendar the
+    embargo is exactly the horizon (the decision whose label closes at the fold start is the first left out)."""
+    from barstore.warehouse import connect
+    from barstore.windows.labels import forward_returns
+
+    con = connect(workspace.warehouse, read_only=True)
+    starts = [f.start for f in first.folds]
+    for name in ("seq300_minute", "seq800_minute", "seq500_hourly"):
+        spec = MODELS[name]
+        labels = forward_returns(con, spec).to_pandas()
+        for start, cutoff in zip(starts, training_cutoffs(con, spec, starts)):
+            assert cutoff == start - horizon_length(spec) - MICROSECOND
+            usable = labels[(labels["event_timestamp"] <= cutoff) & labels["label_time"].notna()]
+            assert usable["label_time"].max() < start
+            nxt = labels[labels["event_timestamp"] > cutoff].sort_values("event_timestamp").iloc[0]
+            assert nxt["label_time"] >= start
+    # and the runs trained on nothing later: their last test sample is at or before the cutoff
+    for record in first.results["folds"]:
+        for m in record["models"]:
+            if m["run"]:
+                assert pd.Timestamp(m["periods"]["test"]["last"]) <= pd.Timestamp(m["until"])
+
+
+def test_decisions_use_each_models_latest_window(first):
+    p = first.predictions
+    assert len(p) == sum(f.decisions for f in first.folds)  # one symbol: one row per decision time
+    for name in ("seq300_minute", "seq500_minute", "seq800_minute", "seq500_hourly"):
+        step = p[f"{name}__step_time"]
+        assert step.notna().all(), name  # 24/7 bars without gaps: every model has a window at every decision
+        age = p["time"] - step
+        assert (age >= timedelta(0)).all() and (age <= MAX_AGE[MODELS[name].timeframe]).all()
+        assert (age == timedelta(0)).all()  # the minute closing at the hourly close, the hourly step itself
+    assert p["longterm_multitf__p_up"].isna().all()  # a year of daily history is not there
+    ensembles = {s.name: s for s in STRATEGIES}
+    not_available = first.results["strategies"]["four_model_direction_prob"]["not_available"]
+    assert ensembles["four_model_direction_prob"].requires[-1] == "longterm_multitf" and SYMBOL in not_available
+
+
+def test_decision_windows_are_the_training_paths_windows(workspace, first):
+    """The prediction at a decision time is the fold checkpoint's prediction on window_dataset's window there."""
+    from barstore.checkpoints import load_model
+    from barstore.windows import window_dataset
+
+    fold = first.folds[0]
+    run = next(m["run"] for m in first.results["folds"][0]["models"] if m["model"] == "seq300_minute")
+    ds = window_dataset("seq300_minute", home=str(workspace.home), start=fold.start, end=fold.last)
+    p = _fold(first.predictions, 1)
+    row = p.iloc[len(p) // 2]
+    k = int(np.flatnonzero(ds.timestamps == np.datetime64(row["time"].tz_convert(None), "us"))[0])
+    pred = load_model(run).predict(ds.matrix, ds.ends[k : k + 1])  # one window, not the fold's batch: float32 sums
+    assert pred.p_up[0] == pytest.approx(row["seq300_minute__p_up"], rel=1e-5)
+    assert pred.ret[0] == pytest.approx(row["seq300_minute__return"], rel=1e-5)
+
+
+def test_no_lookahead_scrambled_future_bars_leave_a_fold_unchanged(workspace, first, tmp_path):
+    """Every bar starting at or after fold 1's last decision gets other prices and volumes; the workspace is
+    rebuilt and the backtest rerun on fold 1: its predictions and decisions are identical, although the bars it
+    is scored on (horizon prices) and fold 2's prices did change."""
+    fold = first.folds[0]
+    scrambled = scrambled_copy(workspace.home, tmp_path / "scrambled", fold.last_decision)
+    from barstore.feature_store import open_store
+    from barstore.warehouse import connect
+
+    con = connect(scrambled.warehouse, read_only=True)
+    assert plan_folds(decision_times(con, None), FOLDS, since=TEST_SINCE) == first.folds  # bar times unchanged
+    again = run_backtest(scrambled, settings(), out=tmp_path / "out", folds=[fold])
+
+    before, after = _fold(first.predictions, 1), _fold(again.predictions, 1)
+    pd.testing.assert_frame_equal(before, after)
+    decided = ["strategy", "symbol", "time", "action", "reason", "price"]
+    pd.testing.assert_frame_equal(_fold(first.decisions, 1)[decided], _fold(again.decisions, 1)[decided])
+    # the scramble reached what fold 1 is scored on, and fold 2's decision prices
+    three = first.decisions["strategy"] == "three_model"
+    horizon_before = _fold(first.decisions[three], 1)["horizon_price"]
+    horizon_after = _fold(again.decisions[again.decisions["strategy"] == "three_model"], 1)["horizon_price"]
+    assert (horizon_before.to_numpy() != horizon_after.to_numpy()).sum() > 10
+    grid = decision_grid(open_store(scrambled), con, None, first.folds[1])
+    assert not np.allclose(grid.frame["price"].to_numpy(), _fold(first.predictions, 2)["price"].to_numpy())
+
+
+def test_same_seed_same_decisions_and_numbers(workspace, first, tmp_path):
+    again = run_backtest(workspace, settings(), out=tmp_path / "again")
+    pd.testing.assert_frame_equal(first.predictions, again.predictions)
+    pd.testing.assert_frame_equal(first.decisions, again.decisions)
+    for key in ("strategies", "intervals", "models"):
+        assert again.results[key] == first.results[key], key
+    trading = first.decisions[first.decisions["strategy"].isin(["three_model", "four_model", "logistic_baseline"])]
+    assert (trading["action"] != "wait").sum() > 100  # the ensembles and the baseline do trade
+
+
+def _table(report: str) -> dict[tuple[str, str], dict[str, str]]:
+    """(strategy label, instrument) -> {metric: cell} of report.md's strategy table."""
+    section = report.split("## Strategies", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| strategy")]
+    out = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        out[(cells[0], cells[1])] = dict(zip(METRIC_COLUMNS, cells[2:]))
+    return out
+
+
+def test_report_table_is_the_saved_decisions_recomputed(first):
+    out = first.out
+    results, report = load_results(out), (out / "report.md").read_text(encoding="utf-8")
+    table = _table(report)
+    decisions = pd.read_parquet(out / "decisions.parquet")
+    rules = PositionRules()
+    checked = 0
+    for strategy in STRATEGIES:
+        entry = results["strategies"][strategy.name]
+        if SYMBOL in entry["not_available"]:
+            assert table[(strategy.label, SYMBOL)]["trades"] == "not available"
+            assert entry["pooled"] is None and strategy.requires[-1] == "longterm_multitf"
+            continue
+        sim = simulate(decisions[(decisions["strategy"] == strategy.name) & (decisions["symbol"] == SYMBOL)], rules)
+        ppy = periods_per_year(sim.periods["time"], CALENDAR)
+        own = strategy_metrics(sim.periods["net"], sim.periods["position"], sim.trades["net"], ppy).to_dict()
+        pooled = summarize(sim, periods_per_year(np.unique(sim.periods["time"]), CALENDAR)).to_dict()
+        for metric in METRIC_COLUMNS:
+            assert table[(strategy.label, SYMBOL)][metric] == format_metric(metric, own[metric]), (strategy, metric)
+            assert table[(strategy.label, POOLED)][metric] == format_metric(metric, pooled[metric]), (strategy, metric)
+            saved = entry["instruments"][SYMBOL][metric]
+            assert (saved is None and own[metric] is None) or saved == pytest.approx(own[metric], rel=1e-12)
+        checked += 1
+    assert checked == 5  # 3-model, 4-model, baseline, buy-and-hold, flat (the filtered ones are not available)
+    flat = results["strategies"]["flat"]["instruments"][SYMBOL]
+    assert flat["trades"] == 0 and flat["total_return_pct"] == 0 and flat["exposure"] == 0
+    hold = results["strategies"]["buy_and_hold"]["instruments"][SYMBOL]
+    prices = first.predictions["price"].to_numpy()
+    assert hold["trades"] == 1 and hold["exposure"] == 1
+    assert abs(hold["total_return_pct"] - 100 * (prices[-1] / prices[0] - 1)) < 0.15  # minus two 5-bps sides
+    assert results["strategies"]["three_model"]["instruments"][SYMBOL]["trades"] > 0
+    for png in results["plots"].values():
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+        assert png in report
+    for text in ("+1.75% to +2.00%", "68% to 73%", "> 55%", "## Folds", "## Settings", "cannot show"):
+        assert text in report
+    assert len(results["folds"]) == FOLDS and all(f["decision_times"] > 40 for f in results["folds"])
+    assert results["intervals"]["four_model_minus_three_model"]["periods"] == len(first.predictions)
+    assert math.isfinite(results["intervals"]["four_model_minus_three_model"]["sharpe"]["low"])
+
+
+def test_cli_refuses_bad_options_before_any_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from barstore.cli import app
+    from barstore.cli.backtest import register
+
+    if not any(getattr(c.callback, "__name__", "") == "backtest" for c in app.registered_commands):
+        register(app)
+    result = CliRunner().invoke(app, ["backtest", "--home", str(tmp_path), "--hold-days", "-1"])
+    assert result.exit_code == 1 and "--hold-days must be >= 0" in result.output
+    result = CliRunner().invoke(app, ["backtest", "--help"])
+    assert result.exit_code == 0 and "--folds" in result.output and "--max-samples" in result.output
