@@ -37,7 +37,7 @@ def ephemeral_context(site: Path):
             SITE: {
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(site).resolve())},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
         },
