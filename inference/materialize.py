@@ -30,24 +30,27 @@ def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = N
     console = Console(stderr=True)
     end = parse_as_of(as_of)
     con = connect(ws.warehouse)
-    store = open_store(ws, online)
-    views = [v for v in store.list_feature_views() if not v.name.endswith("_window")]  # windows: below
-    if not views:
-        raise BarstoreError("the Feast registry is empty: run `barstore apply` first")
-    with console.status("materializing scalar features"):
-        if incremental:
-            store.materialize_incremental(end_date=end, feature_views=[v.name for v in views])
-        else:
-            # only a view's latest row per symbol is served, and rows older than its ttl are not:
-            # reading two ttls back is enough and spares Feast the whole history
-            for view in views:
-                store.materialize(start_date=end - 2 * view.ttl, end_date=end, feature_views=[view.name])
-    with console.status("materializing model windows"):
-        report = materialize_windows(store, con, as_of=end)
-    for model, r in report.items():
-        console.print(f"{model}: {r['windows']} windows online; without a window: {len(r['without'])} symbols")
-        for symbol, why in list(r["without"].items())[:SHOW_WITHOUT]:
-            console.print(f"  {symbol}: {why}", highlight=False)
-        if len(r["without"]) > SHOW_WITHOUT:
-            console.print(f"  ... and {len(r['without']) - SHOW_WITHOUT} more")
-    return report
+    try:  # closed at the end: a long-lived caller (a server, a benchmark) must not keep the write lock
+        store = open_store(ws, online)
+        views = [v for v in store.list_feature_views() if not v.name.endswith("_window")]  # windows: below
+        if not views:
+            raise BarstoreError("the Feast registry is empty: run `barstore apply` first")
+        with console.status("materializing scalar features"):
+            if incremental:
+                store.materialize_incremental(end_date=end, feature_views=[v.name for v in views])
+            else:
+                # only a view's latest row per symbol is served, and rows older than its ttl are not:
+                # reading two ttls back is enough and spares Feast the whole history
+                for view in views:
+                    store.materialize(start_date=end - 2 * view.ttl, end_date=end, feature_views=[view.name])
+        with console.status("materializing model windows"):
+            report = materialize_windows(store, con, as_of=end)
+        for model, r in report.items():
+            console.print(f"{model}: {r['windows']} windows online; without a window: {len(r['without'])} symbols")
+            for symbol, why in list(r["without"].items())[:SHOW_WITHOUT]:
+                console.print(f"  {symbol}: {why}", highlight=False)
+            if len(r["without"]) > SHOW_WITHOUT:
+                console.print(f"  ... and {len(r['without']) - SHOW_WITHOUT} more")
+        return report
+    finally:
+        con.close()

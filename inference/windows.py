@@ -5,6 +5,15 @@ Feast keeps only the latest row per entity and has no sequence features (feast i
 (spine -> Feast point-in-time retrieval -> window by index) and writes it to the online store as one
 flattened Float64 array in the view `<model>_window`. `get_window` reads it back and reshapes it: the tensor is
 the one the offline path builds for the same as-of time, bit for bit.
+
+Context rows: the ensemble's REDUCE rule compares the hourly prediction with its recent level, the mean of the
+hourly model's previous N predictions (`EnsembleSettings.recent_window`). Only the latest window is online, so
+the hourly array holds N more rows before it (`CONTEXT_ROWS`): the windows ending 1..N steps earlier are its
+sub-arrays. `get_window(s)` still return exactly the last `steps` rows; `get_context` / `OnlineWindow.context`
+return the rows before them. Fewer than N are stored when a gap or a missing value lies that close before the
+window (the earlier sub-windows would not be valid windows), so the recent level is then unknown, as it is
+offline until N predictions exist. The stored `steps` field stays the window length; the row count is the
+array's length over `n_features`, so arrays written before context rows existed still read back.
 """
 
 from __future__ import annotations
@@ -22,57 +31,151 @@ from barstore.windows.index import why_no_window, window_ends
 from barstore.windows.retrieval import aligned_matrix
 from barstore.windows.spine import step_spine
 
+from .ensemble import HOURLY_MODEL, EnsembleSettings
+
+# N = the ensemble's default recent_window (6 hourly steps, about one RTH session): a project that raises
+# [ensemble] recent_window gets an unknown recent level until windows are materialized with more context.
+CONTEXT_ROWS: dict[str, int] = {HOURLY_MODEL: EnsembleSettings().recent_window}
+
 
 @dataclass
 class LatestWindow:
     symbol: str
     end: np.datetime64  # the window's last step (decision time), UTC
-    values: np.ndarray  # (steps, features) float64
+    values: np.ndarray  # (context + steps, features) float64: the window, after `context` earlier rows
+    context: int = 0
 
 
 def latest_windows(
-    store, con, spec: ModelSpec, as_of: datetime | None = None, symbols: list[str] | None = None
+    store,
+    con,
+    spec: ModelSpec,
+    as_of: datetime | None = None,
+    symbols: list[str] | None = None,
+    context: int | None = None,
 ) -> tuple[list[LatestWindow], dict[str, str]]:
-    """Each symbol's window ending at its last step at or before `as_of`; and why other symbols have none."""
-    spine = step_spine(con, spec, symbols=symbols, end=as_of, last=spec.steps)
-    if spine.num_rows == 0:
-        return [], {}
-    matrix = aligned_matrix(store, spec, spine)
+    """Each symbol's window ending at its last step at or before `as_of`, with up to `context` rows before it
+    (default CONTEXT_ROWS); and why other symbols have none."""
+    context = CONTEXT_ROWS.get(spec.name, 0) if context is None else context
+    matrix = _latest_matrix(store, con, spec, spec.steps + context, as_of, symbols)
+    return ([], {}) if matrix is None else _cut_latest(matrix, spec, context)
+
+
+def _latest_matrix(store, con, spec: ModelSpec, rows: int, as_of=None, symbols=None):
+    """The aligned matrix of each symbol's last `rows` steps at or before `as_of` (None: no steps)."""
+    spine = step_spine(con, spec, symbols=symbols, end=as_of, last=rows)
+    return None if spine.num_rows == 0 else aligned_matrix(store, spec, spine)
+
+
+def _cut_latest(matrix, spec: ModelSpec, context: int) -> tuple[list[LatestWindow], dict[str, str]]:
+    """Each symbol's latest window of `spec.steps` rows (and up to `context` rows before it) in a matrix of its
+    latest steps, which may hold more rows than that: the same spine's last rows are the same rows."""
     index = window_ends(matrix, spec.steps)
-    ends = set(index.ends.tolist())
+    valid = np.zeros(len(matrix.values), dtype=bool)
+    valid[index.ends] = True
     windows, missing = [], {}
     starts = matrix.symbol_start()
     last_rows = np.flatnonzero(np.r_[starts[1:] != starts[:-1], True])  # each symbol's latest step
     for row in last_rows:
         name = matrix.symbol_names[matrix.symbol_codes[row]]
-        if row in ends:
-            values = np.ascontiguousarray(matrix.values[row - spec.steps + 1 : row + 1])
-            windows.append(LatestWindow(name, matrix.times[row], values))
+        if valid[row]:
+            k = _valid_run_before(valid, row, context, int(starts[row]))
+            values = np.ascontiguousarray(matrix.values[row - spec.steps - k + 1 : row + 1])
+            windows.append(LatestWindow(name, matrix.times[row], values, k))
         else:
             missing[name] = why_no_window(matrix, row, spec.steps, int(starts[row]))
     return windows, missing
 
 
-def materialize_windows(store, con, as_of: datetime | None = None, models: list[str] | None = None) -> dict:
-    """Write every model's latest window per symbol to the online store; returns counts per model."""
+def _valid_run_before(valid: np.ndarray, row: int, most: int, first: int) -> int:
+    """How many rows just before `row` (at most `most`, none before its symbol's first row `first`) end valid
+    windows without interruption: then the rows from the earliest of those windows' start to `row` hold no
+    break and no missing value, and every sub-window of them is one the offline path would keep."""
+    k = 0
+    while k < most and row - k - 1 >= first and valid[row - k - 1]:
+        k += 1
+    return k
+
+
+def materialize_windows(
+    store, con, as_of: datetime | None = None, models: list[str] | None = None, context: dict[str, int] | None = None
+) -> dict:
+    """Write every model's latest window per symbol (with its context rows, `CONTEXT_ROWS` unless `context`
+    says otherwise) to the online store; returns counts per model. Models with the same inputs (the three
+    minute models) share one spine and one retrieval of the longest one's rows: the freshness path's main cost."""
+    names = models or list(MODELS)
+    contexts = {m: (CONTEXT_ROWS if context is None else context).get(m, 0) for m in names}
+    groups: dict[tuple, list[str]] = {}
+    for name in names:
+        groups.setdefault(MODELS[name].inputs, []).append(name)
     report = {}
-    for name in models or list(MODELS):
-        spec = MODELS[name]
-        windows, missing = latest_windows(store, con, spec, as_of)
-        if windows:
-            frame = pd.DataFrame(
-                {
-                    "symbol": [w.symbol for w in windows],
-                    "window": [w.values.ravel().tolist() for w in windows],
-                    "window_end_us": [int(w.end.astype("datetime64[us]").astype(np.int64)) for w in windows],
-                    "steps": spec.steps,
-                    "n_features": spec.n_features,
-                    "event_timestamp": [pd.Timestamp(w.end, tz="UTC") for w in windows],
-                }
-            )
-            store.write_to_online_store(f"{name}_window", frame)
-        report[name] = {"windows": len(windows), "without": missing}
-    return report
+    for group in groups.values():
+        rows = {m: MODELS[m].steps + contexts[m] for m in group}
+        longest = max(group, key=rows.get)
+        matrix = _latest_matrix(store, con, MODELS[longest], rows[longest], as_of)
+        for name in group:
+            windows, missing = ([], {}) if matrix is None else _cut_latest(matrix, MODELS[name], contexts[name])
+            _write_windows(store, MODELS[name], windows)
+            report[name] = {"windows": len(windows), "without": missing}
+    return {m: report[m] for m in names}
+
+
+def _write_windows(store, spec: ModelSpec, windows: list[LatestWindow]) -> None:
+    if not windows:
+        return
+    frame = pd.DataFrame(
+        {
+            "symbol": [w.symbol for w in windows],
+            "window": [w.values.ravel().tolist() for w in windows],
+            "window_end_us": [int(w.end.astype("datetime64[us]").astype(np.int64)) for w in windows],
+            "steps": spec.steps,
+            "n_features": spec.n_features,
+            "event_timestamp": [pd.Timestamp(w.end, tz="UTC") for w in windows],
+        }
+    )
+    store.write_to_online_store(f"{spec.name}_window", frame)
+
+
+@dataclass(frozen=True)
+class OnlineWindow:
+    """One model's stored rows for one symbol: its latest window and the context rows before it."""
+
+    model: str
+    rows: torch.Tensor  # (context + steps, features) float64, oldest first
+    steps: int
+    end: datetime  # the window's last step (its bar close), UTC
+
+    @property
+    def window(self) -> torch.Tensor:
+        """The latest window: the last `steps` rows, what the offline path builds for `end`."""
+        return self.rows[-self.steps :]
+
+    @property
+    def context(self) -> torch.Tensor:
+        """The rows before the window (row -1 is the step before the window's first)."""
+        return self.rows[: len(self.rows) - self.steps]
+
+
+def lookup_windows(store, symbol: str, models: list[str] | None = None) -> dict[str, OnlineWindow]:
+    """Several models' stored rows for one symbol in one online lookup; a model without an online window for
+    the symbol is absent from the result (none at all: the symbol is not online)."""
+    models = models or list(MODELS)
+    fields = ("window", "window_end_us", "steps", "n_features")
+    refs = [f"{m}_window:{f}" for m in models for f in fields]
+    response = store.get_online_features(features=refs, entity_rows=[{"symbol": symbol}], full_feature_names=True)
+    # read the protobuf values directly: to_dict() would turn ~57k doubles into Python floats first
+    proto = response.proto
+    values = {name: result.values[0] for name, result in zip(proto.metadata.feature_names.val, proto.results)}
+    out = {}
+    for m in models:
+        flat = values[f"{m}_window__window"].double_list_val.val
+        if len(flat) == 0:
+            continue
+        steps, width = values[f"{m}_window__steps"].int64_val, values[f"{m}_window__n_features"].int64_val
+        rows = torch.from_numpy(np.array(flat, dtype=np.float64).reshape(-1, width))
+        end = datetime.fromtimestamp(values[f"{m}_window__window_end_us"].int64_val / 1e6, tz=UTC)
+        out[m] = OnlineWindow(m, rows, steps, end)
+    return out
 
 
 def get_window(store, symbol: str, model: str) -> torch.Tensor:
@@ -83,19 +186,19 @@ def get_window(store, symbol: str, model: str) -> torch.Tensor:
 def get_windows(store, symbol: str, models: list[str] | None = None) -> dict[str, torch.Tensor]:
     """Several models' windows for one symbol in one online lookup."""
     models = models or list(MODELS)
-    refs = [f"{m}_window:{f}" for m in models for f in ("window", "steps", "n_features")]
-    response = store.get_online_features(features=refs, entity_rows=[{"symbol": symbol}], full_feature_names=True)
-    # read the protobuf values directly: to_dict() would turn ~57k doubles into Python floats first
-    proto = response.proto
-    values = {name: result.values[0] for name, result in zip(proto.metadata.feature_names.val, proto.results)}
-    out = {}
+    found = lookup_windows(store, symbol, models)
     for m in models:
-        flat = values[f"{m}_window__window"].double_list_val.val
-        if len(flat) == 0:
+        if m not in found:
             raise BarstoreError(f"no online window of {m} for {symbol}: run `barstore materialize`")
-        steps, width = values[f"{m}_window__steps"].int64_val, values[f"{m}_window__n_features"].int64_val
-        out[m] = torch.from_numpy(np.array(flat, dtype=np.float64).reshape(steps, width))
-    return out
+    return {m: found[m].window for m in models}
+
+
+def get_context(store, symbol: str, model: str) -> torch.Tensor:
+    """The context rows stored before `model`'s latest window for `symbol` ((k, features), k <= CONTEXT_ROWS)."""
+    found = lookup_windows(store, symbol, [model])
+    if model not in found:
+        raise BarstoreError(f"no online window of {model} for {symbol}: run `barstore materialize`")
+    return found[model].context
 
 
 def window_end(store, symbol: str, model: str) -> datetime:

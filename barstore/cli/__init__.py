@@ -289,7 +289,7 @@ def main() -> None:  # pragma: no cover - entry point
 
 # The later stages' commands are defined beside their options, in one module each; every module imports only
 # typer at start-up, so `barstore --help` stays fast.
-from . import backtest, training, validation  # noqa: E402
+from . import backtest, serving, training, validation  # noqa: E402
 
-for _stage in (validation, training, backtest):
+for _stage in (validation, training, serving, backtest):
     _stage.register(app)

@@ -203,6 +203,33 @@ def _stage_chart(run: DemoRun) -> str:
     return f"chart of {symbol}'s daily features: {path}"
 
 
+def _stage_predict(run: DemoRun) -> str:
+    """Each symbol's ensemble decision from its online windows, as `barstore predict` prints it. The bars are
+    historical, so "now" is each symbol's last minute close (the time its windows are current at)."""
+    from inference.predict import open_predictor
+
+    from .serving import print_report
+
+    predictor = open_predictor(run.ws)
+    ends = run.con.execute(
+        "SELECT symbol, max(ts_close) FROM bars_1m WHERE is_complete GROUP BY symbol ORDER BY symbol"
+    ).fetchall()
+    decided = []
+    for symbol, end in ends:
+        try:
+            report = predictor.predict([symbol], as_of=end)
+        except BarstoreError as err:  # a model without a run or window: say so, go on with the others
+            run.console.print(f"[yellow]{symbol}[/]: {err}", soft_wrap=True)
+            decided.append(f"{symbol} no prediction")
+            continue
+        print_report(report)
+        decided.append(f"{symbol} {report.predictions[0].decision.action.value.upper()}")
+        run.hints.append(
+            f"barstore predict {symbol} --as-of {end:%Y-%m-%dT%H:%M}{_home_flag(run.ws)}   (or barstore serve)"
+        )
+    return "; ".join(decided)
+
+
 STAGES: list[Stage] = [
     Stage("prepare bar files", _stage_files),
     Stage("ingest into raw.bars", _stage_ingest, spinner=False),
@@ -211,6 +238,7 @@ STAGES: list[Stage] = [
     Stage("chart daily features", _stage_chart),
     Stage("validate and train the five models", _stage_train, spinner=False),
     Stage("materialize online windows", _stage_online),
+    Stage("predict every symbol (the five models, the ensemble)", _stage_predict, spinner=False),
 ]
 
 
