@@ -1,0 +1,39 @@
+"""The README's table of test results from a workspace's newest run of each model (its metrics.json).
+
+python reports/training_table.py .barstore-real > reports/training_results.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+CLAIMS = {"longterm_multitf": "> 55 % on the 5-day direction"}  # the original plan's only per-model claim
+
+
+def pct(figure: dict) -> str:
+    return f"{figure['value']:.1%} [{figure['low']:.1%}, {figure['high']:.1%}]"
+
+
+def main(home: Path) -> None:
+    print(
+        "| model | symbols | train / val / test samples | test period | test accuracy [95% CI] | "
+        "majority baseline [95% CI] | test AUC [95% CI] | test IC [95% CI] | epochs | plan's claim |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for folder in sorted((home / "models").iterdir()):
+        m = json.loads(sorted(folder.glob("*/metrics.json"))[-1].read_text())
+        s, t, period = m["samples"], m["test"], m["periods"]["test"]
+        ic = t["ic"]
+        print(
+            f"| {m['model']} | {', '.join(m['symbols'])} | {s['train']:,} / {s['validation']:,} / {s['test']:,} | "
+            f"{period['first'][:10]} .. {period['last'][:10]} | {pct(t['accuracy'])} | {pct(t['majority_accuracy'])} | "
+            f"{t['auc']['value']:.3f} [{t['auc']['low']:.3f}, {t['auc']['high']:.3f}] | "
+            f"{ic['value']:+.3f} [{ic['low']:+.3f}, {ic['high']:+.3f}] | {m['epochs_run']} (best {m['best_epoch']}) | "
+            f"{CLAIMS.get(m['model'], '-')} |"
+        )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else ".barstore-real"))
