@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from rich.console import Console
 
 from barstore.errors import BarstoreError
 from barstore.feature_store import open_store
 from barstore.home import Workspace
+from barstore.times import parse_utc_or_now
 from barstore.warehouse import connect
 
 SHOW_WITHOUT = 5  # symbols without a window listed per model, with the reason
-
-
-def parse_as_of(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise BarstoreError(f"--as-of {text!r} is not an ISO time such as 2025-06-01T12:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = None, incremental: bool = False):
     from .windows import materialize_windows
 
     console = Console(stderr=True)
-    end = parse_as_of(as_of)
+    end = parse_utc_or_now(as_of, "--as-of")
     con = connect(ws.warehouse)
     try:  # closed at the end: a long-lived caller (a server, a benchmark) must not keep the write lock
         store = open_store(ws, online)

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 from barstore.errors import BarstoreError
 from barstore.project import PROJECT_FILE, settings
 from barstore.specs import MODELS
+from barstore.times import parse_utc_or_now
 
 from .ensemble import (
     HOURLY_MODEL,
@@ -215,14 +216,7 @@ def parse_run_refs(refs: Iterable[str] | None) -> dict[str, str]:
 
 def parse_as_of(value: str | datetime | None, what: str = "as_of") -> datetime:
     """An ISO time (naive: UTC) or a datetime as an aware UTC datetime; None: now."""
-    if value is None:
-        return datetime.now(UTC)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise BarstoreError(f"{what} {value!r} is not an ISO time such as 2025-06-01T12:00") from None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return parse_utc_or_now(value, what)
 
 
 def models_in_use(ensemble: EnsembleSettings) -> list[str]:

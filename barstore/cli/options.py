@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import typer
 
 HomeOpt = typer.Option(None, "--home", envvar="BARSTORE_HOME", help="Workspace folder (default ./.barstore).")
@@ -14,17 +12,11 @@ StrideOpt = typer.Option(1, "--stride", help="Keep every N-th step of each symbo
 MaxSamplesOpt = typer.Option(None, "--max-samples", help="Keep at most N samples, spread evenly in time.")
 
 
-def parse_time(text: str | None, option: str) -> datetime | None:
+def parse_time(text: str | None, option: str):
     """An ISO time as UTC (naive times are UTC); a BarstoreError naming the option otherwise."""
-    from ..errors import BarstoreError
+    from ..times import parse_utc
 
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise BarstoreError(f"{option} {text!r} is not an ISO time such as 2025-06-01T12:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return parse_utc(text, option)
 
 
 def selection(symbols: str | None, since: str | None, until: str | None, stride: int, max_samples: int | None):
