@@ -182,3 +182,12 @@ def test_serving_while_bars_arrive(server, tmp_path):
     assert after["seq300_minute"]["window_end"] == "2025-03-11T01:00:00Z"
     assert after["longterm_multitf"]["window_end"] == "2025-03-11T00:00:00Z"
     assert after["seq300_minute"]["p_up"] != before["seq300_minute"]["p_up"]  # a new forward pass, not the old one
+
+
+def test_cli_choices_equal_the_ensemble_enums():
+    """barstore/cli/serving.py copies the ensemble's enums (so --help needs no pandas): they must not drift."""
+    from barstore.cli.serving import ModeChoice, TrendFilterChoice
+    from inference.ensemble import Mode, TrendFilter
+
+    assert {c.value for c in ModeChoice} == {m.value for m in Mode}
+    assert {c.value for c in TrendFilterChoice} == {t.value for t in TrendFilter}

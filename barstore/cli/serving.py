@@ -10,6 +10,8 @@ from . import Online, OnlineOpt, _run, _workspace
 from .options import HomeOpt
 
 
+# The CLI's own copies of inference.ensemble's Mode and TrendFilter: importing that module pulls in pandas,
+# which `barstore --help` must not pay for; tests/test_serve.py keeps the values equal.
 class ModeChoice(str, Enum):
     three_model = "three_model"
     four_model = "four_model"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from barstore.errors import BarstoreError
 from barstore.feast_warehouse.event_times import matched_event_times
 from barstore.specs import ModelSpec
 
@@ -14,6 +15,11 @@ from .index import AlignedMatrix
 def retrieve(store, spec: ModelSpec, spine: pa.Table) -> pa.Table:
     """One row per spine row, in spine order: the model's features as of each step (Feast PIT join), and with
     the warehouse offline store each view's matched event time (`<view>__event_timestamp`)."""
+    if spine.num_rows == 0:
+        raise BarstoreError(
+            f"{spec.name} has no {spec.timeframe} steps for this selection: no symbol selected has complete "
+            f"{spec.timeframe} bars in the time range (check --symbols, --since, --until and `barstore build`)"
+        )
     entity_df = spine.select(["symbol", "event_timestamp"]).to_pandas()
     with matched_event_times():
         job = store.get_historical_features(
