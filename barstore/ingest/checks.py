@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..timeframes import SESSION_ANCHORED, TIMEFRAMES
-from ..warehouse import quote_ident
 from .columns import PRICES, VALUES
 from .readers import ROW, SOURCE_VIEW
 from .timestamps import is_numeric_type, sql_literal, text_sql, timestamp_sql
+
+if TYPE_CHECKING:
+    from .mapping import Field
 
 STAGE = "_ingest_stage"  # stage_sql's result: one row per file row, with its reason
 CALENDAR_TABLE = "_ingest_cal"  # (symbol, cal_tz, session_open), for daily bars only
@@ -66,26 +69,40 @@ def _grid_words(grid: Grid) -> str:
 
 
 def stage_sql(
-    roles: dict[str, str], types: dict[str, str], symbol_sql: str, zone: str | None, grid: Grid
+    fields: dict[str, Field],
+    symbol_sql: str,
+    zone: str | None,
+    grid: Grid,
+    ts_formats: tuple[str, ...] = (),
+    adjust: Field | None = None,
 ) -> tuple[str, bool]:
     """SELECT __row, symbol, ts, open, high, low, close, volume, reason [, naive] from SOURCE_VIEW.
 
     With no `zone` for naive values, a `naive` column flags them (the caller refuses the file) and
-    whether it is present is returned with the SQL."""
-    ts_col = quote_ident(roles["ts"])
-    ts = timestamp_sql(ts_col, types[roles["ts"]], zone or "UTC")
+    whether it is present is returned with the SQL. Daily bars given as bare dates (midnight) need no
+    zone: the date names the trading day. `adjust` (the adj_close field) scales open/high/low/close by
+    adj_close / close."""
+    types = {r: f.type for r, f in fields.items()}
+    ts = timestamp_sql(fields["ts"].sql, types["ts"], zone or "UTC", ts_formats)
     with_naive_flag = zone is None and ts.naive != "FALSE"
-    values = {r: quote_ident(roles[r]) for r in VALUES}
+    values = {r: fields[r].sql for r in VALUES}
+    numbers = {r: fields[r].number or number_sql(fields[r].sql, types[r]) for r in VALUES}
+    if adjust is not None:
+        values["adj_close"] = adjust.sql
+        types["adj_close"] = adjust.type
+        numbers["adj_close"] = number_sql(adjust.sql, adjust.type)
     # Raw cells ride along untouched; they become text only inside the branches that report a bad
     # row, because casting every cell to text would cost more than all the checks together.
     parsed = ",\n".join(
-        [f"{ROW}", f"{symbol_sql} AS symbol", f"{ts.value} AS ts0", f"{ts_col} AS raw_ts"]
-        + [f"{number_sql(col, types[roles[r]])} AS {r}" for r, col in values.items()]
+        [f"{ROW}", f"{symbol_sql} AS symbol", f"{ts.value} AS ts0", f"{fields['ts'].sql} AS raw_ts"]
+        + [f"{numbers[r]} AS {r}" for r in values]
         + [f"{col} AS raw_{r}" for r, col in values.items()]
         + ([f"{ts.naive} AS naive"] if with_naive_flag else [])
     )
-    shown = {r: _quoted(text_sql(f"raw_{r}", types[roles[r]])) for r in ("ts", *values)}
+    shown = {r: _quoted(text_sql(f"raw_{r}", types[r])) for r in ("ts", *values)}
     start, on_grid = _start_and_grid(grid)
+    # ts0 was read as UTC wall clock here, so its UTC time of day is the file's.
+    bare_date = " AND CAST(timezone('UTC', ts0) AS TIME) <> TIME '00:00'" if grid.timeframe == "1d" else ""
     join = f"LEFT JOIN {CALENDAR_TABLE} c USING (symbol)" if grid.timeframe == "1d" else ""
 
     def price_reason(r: str) -> str:
@@ -97,6 +114,7 @@ def stage_sql(
         )
 
     finite = " AND ".join(f"isfinite({r})" for r in PRICES)
+    adjusted, adj_reason, adj_good = _adjustment(shown) if adjust is not None else ("", [], "")
     off_grid = sql_literal(f"timestamp {{}} is not on the {grid.timeframe} grid ({_grid_words(grid)})")
     reasons = ", ".join(
         [
@@ -116,26 +134,47 @@ def stage_sql(
             f"CASE WHEN {finite} AND low > least(open, close) "
             "THEN format('low {} is above min(open, close) = {}', low, least(open, close)) END",
         ]
+        + adj_reason
     )
     good = (
         f"symbol IS NOT NULL AND on_grid AND {finite} AND open > 0 AND high > 0 AND low > 0 "
         "AND close > 0 AND isfinite(volume) AND volume >= 0 "
-        "AND high >= greatest(open, close) AND low <= least(open, close)"
+        "AND high >= greatest(open, close) AND low <= least(open, close)" + adj_good
     )
     sql = f"""
 WITH parsed AS (
     SELECT {parsed}
     FROM {SOURCE_VIEW}
-), placed AS (
-    SELECT parsed.*, {start} AS ts, {on_grid} AS on_grid
-    FROM parsed {join}
+){adjusted}, placed AS (
+    SELECT src.*, {start} AS ts, {on_grid} AS on_grid
+    FROM {"scaled" if adjust is not None else "parsed"} AS src {join}
 )
 SELECT {ROW}, symbol, ts, open, high, low, close, volume,
        CASE WHEN {good} THEN NULL ELSE concat_ws('; ', {reasons}) END AS reason
-       {", naive AND ts0 IS NOT NULL AS naive" if with_naive_flag else ""}
+       {f", naive AND ts0 IS NOT NULL{bare_date} AS naive" if with_naive_flag else ""}
 FROM placed
 """
     return sql, with_naive_flag
+
+
+def _adjustment(shown: dict[str, str]) -> tuple[str, list[str], str]:
+    """(CTE scaling the prices by adj_close / close, its reason, its good-row condition).
+
+    The checks below read the scaled prices; the factor's own problems
+    (adj_close missing, not a number, not positive) get their own reason."""
+    factor = "(adj_close / close)"
+    # Rows without a usable factor keep their prices (coalesce) so that their other reasons still read right.
+    scale = ", ".join(f"{p} * coalesce(f, 1) AS {p}" for p in PRICES)
+    cte = (
+        f", scaled AS (SELECT * REPLACE ({scale}) "
+        f"FROM (SELECT *, CASE WHEN isfinite({factor}) AND adj_close > 0 THEN {factor} END AS f FROM parsed))"
+    )
+    reason = (
+        "CASE WHEN adj_close IS NULL THEN (CASE WHEN raw_adj_close IS NULL THEN 'adj_close is missing' "
+        f"ELSE format('adj_close {{}} is not a number', {shown['adj_close']}) END) "
+        "WHEN NOT isfinite(adj_close) OR adj_close <= 0 THEN format('adj_close {} is not positive', adj_close) END"
+    )
+    return cte, [reason], " AND f IS NOT NULL"
 
 
 QUOTE_MACRO = "CREATE OR REPLACE TEMP MACRO quote_text(x) AS '''' || x || ''''"

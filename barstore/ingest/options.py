@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import duckdb
 
 from ..errors import BarstoreError, IngestError
 from ..timeframes import seconds
 from ..warehouse import calendar_names
+from .presets import Preset, get_preset
 from .timestamps import check_zone
+
+PRICES_CHOICES = {
+    "raw": "open/high/low/close as the file has them (Yahoo's are split-adjusted, not dividend-adjusted)",
+    "adjusted": "open/high/low/close scaled by adj_close / close, so dividends are included too (volume as is)",
+}
 
 
 @dataclass
@@ -18,11 +24,32 @@ class IngestOptions:
     timeframe: str = "1m"
     tz: str | None = None
     calendar: str | None = None
-    label: str = "start"  # or "end": timestamps mark the bar's end and are shifted back one timeframe
+    label: str | None = None  # "start", or "end": timestamps mark the bar's end and are shifted back one
+    # timeframe; None: the preset's label, else start
     contract: str | None = None
     root: str | None = None
     on_bad_rows: str = "fail"  # or "quarantine"
     replace: bool = False
+    preset: str | None = None  # a name in presets.PRESETS
+    columns: dict[str, str] = field(default_factory=dict)  # role -> column spec (--column ts=Date+Time)
+    header: bool | None = None  # CSV: the first line is a header; None: the preset's choice, else True
+    names: tuple[str, ...] | None = None  # CSV column names (a headerless file's, or replacing the header)
+    ts_format: str | None = None  # strptime format of the timestamp text (e.g. '%m/%d/%Y %H:%M')
+    prices: str | None = None  # "raw" or "adjusted"; required for a file with an adj_close column
+
+
+def apply_preset(opts: IngestOptions) -> tuple[IngestOptions, Preset | None]:
+    """The options with the preset's defaults filled in where the user gave none, and the preset."""
+    preset = get_preset(opts.preset) if opts.preset else None
+    header = opts.header if opts.header is not None else (preset.header if preset else True)
+    vendor_names = preset.names if preset and not header else None
+    return replace(
+        opts,
+        label=opts.label or (preset.label if preset else None) or "start",
+        tz=opts.tz or (preset.tz if preset else None),
+        header=header,
+        names=tuple(opts.names) if opts.names else vendor_names,
+    ), preset
 
 
 def validate(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> None:
@@ -48,3 +75,9 @@ def validate(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> None:
             raise IngestError(f"unknown calendar {opts.calendar!r}; use one of {', '.join(names)}")
     if opts.tz is not None:
         check_zone(con, opts.tz)
+    if opts.prices is not None and opts.prices not in PRICES_CHOICES:
+        raise IngestError(f"unknown prices {opts.prices!r}; use {' or '.join(PRICES_CHOICES)}")
+    if opts.names is not None:
+        twice = sorted({n for n in opts.names if list(opts.names).count(n) > 1})
+        if twice or not all(n.strip() for n in opts.names):
+            raise IngestError(f"--names {','.join(opts.names)}: names must be distinct and non-empty")

@@ -8,12 +8,12 @@ from time import perf_counter
 import duckdb
 
 from ..errors import BarstoreError, IngestError
-from ..warehouse import quote_ident
 from .checks import STAGE, Grid, stage_sql
-from .columns import match_columns
 from .duplicates import resolve_duplicates
 from .load import Changes, log_changes, write_bars
-from .options import IngestOptions, validate
+from .mapping import Field, resolve_fields
+from .options import PRICES_CHOICES, IngestOptions, apply_preset, validate
+from .presets import Preset
 from .progress import file_progress
 from .readers import ROW, SOURCE_VIEW, Source, close_source, open_source
 from .rejects import quarantine_bad_rows, refuse_bad_rows
@@ -28,6 +28,7 @@ def ingest_files(
     """Load `paths` as `opts.timeframe` bars. All files form one transaction: any error (raised as
     IngestError naming the file, row and reason) rolls back every file of the invocation."""
     started = perf_counter()
+    opts, preset = apply_preset(opts)
     validate(con, opts)
     if not paths:
         raise IngestError("no files to ingest")
@@ -38,7 +39,7 @@ def ingest_files(
         with file_progress(progress, len(paths)) as shown:
             for path in map(Path, paths):
                 shown.file(path)
-                report.counts += _ingest_file(con, path, opts, report, now, shown)
+                report.counts += _ingest_file(con, path, opts, preset, report, now, shown)
                 shown.done()
         con.execute("COMMIT")
     except BarstoreError as err:
@@ -53,24 +54,31 @@ def ingest_files(
     return report
 
 
-def _ingest_file(con, path: Path, opts: IngestOptions, report: IngestReport, now, shown) -> list[SymbolCounts]:
-    src = open_source(con, path)
+def _ingest_file(
+    con, path: Path, opts: IngestOptions, preset: Preset | None, report: IngestReport, now, shown
+) -> list[SymbolCounts]:
+    src = open_source(con, path, opts.header, opts.names)
     try:
-        return _load_source(con, src, opts, report, now, shown)
+        return _load_source(con, src, opts, preset, report, now, shown)
     except duckdb.Error as err:
         raise IngestError(f"{src.path}: the database refused the data: {err}") from None
     finally:
         _drop_scratch(con, src)
 
 
-def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, now, shown) -> list[SymbolCounts]:
+def _load_source(
+    con, src: Source, opts: IngestOptions, preset: Preset | None, report: IngestReport, now, shown
+) -> list[SymbolCounts]:
     path, source, types = src.path, str(src.path), src.columns
     columns = list(types)
-    roles = match_columns(columns, source)
+    fields = resolve_fields(types, opts.columns, preset, source)
+    adjust = _adjustment(fields, opts, source)
+    if opts.prices == "adjusted":
+        report.notes.append(f"{source}: prices adjusted by {fields['adj_close'].name} / {fields['close'].name}")
 
     given = given_symbol(opts)
-    symbol_expr = symbol_sql(roles.get("symbol"), given, source)
-    if "symbol" in roles:
+    symbol_expr = symbol_sql(fields["symbol"].name if "symbol" in fields else None, given, source)
+    if "symbol" in fields:
         symbols = sorted(
             r[0]
             for r in con.execute(f"SELECT DISTINCT {symbol_expr} FROM {SOURCE_VIEW}").fetchall()
@@ -84,13 +92,16 @@ def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, no
         create_calendar_table(con, symbols)
 
     # A column literally named ts_utc holds UTC even when its values carry no offset.
-    zone = "UTC" if roles["ts"].lower() == "ts_utc" else opts.tz
+    zone = "UTC" if fields["ts"].name.lower() == "ts_utc" else opts.tz
     grid = Grid(opts.timeframe, opts.label, alt_zone=opts.tz or "UTC")
+    # A preset's timestamp format belongs to its own ts columns, not to one the user mapped instead.
+    preset_formats = preset.ts_formats if preset and "ts" not in opts.columns else ()
+    ts_formats = (opts.ts_format,) if opts.ts_format else preset_formats
     shown.stage(path, "checking")
-    sql, has_naive_flag = stage_sql(roles, types, symbol_expr, zone, grid)
+    sql, has_naive_flag = stage_sql(fields, symbol_expr, zone, grid, ts_formats, adjust)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {sql}")
     if has_naive_flag:
-        _refuse_naive(con, source, roles["ts"], types[roles["ts"]])
+        _refuse_naive(con, source, fields["ts"])
 
     dropped = resolve_duplicates(con)
     stats = con.execute(
@@ -100,7 +111,7 @@ def _load_source(con, src: Source, opts: IngestOptions, report: IngestReport, no
     read = {s: n + dropped.get(s, 0) for s, n, *_ in stats}
     bad = sum(r[2] for r in stats)
     if bad and opts.on_bad_rows == "fail":
-        refuse_bad_rows(con, source, src.fmt, bad, src.rows)
+        refuse_bad_rows(con, source, src.fmt, bad, src.rows, src.header)
     if bad:
         quarantine_bad_rows(con, source, columns, opts.timeframe, now)
     if dropped:
@@ -136,15 +147,33 @@ def _drop_scratch(con, src: Source) -> None:
         pass  # the transaction failed: the caller's rollback drops the table, and a view name is reused
 
 
-def _refuse_naive(con, source: str, ts_col: str, ts_type: str) -> None:
+def _adjustment(fields: dict[str, Field], opts: IngestOptions, source: str) -> Field | None:
+    """The adj_close field when prices are to be adjusted; a file with adj_close needs the choice spelt out,
+    because raw and adjusted prices differ by every dividend since and neither is a safe default."""
+    choices = "; ".join(f"--prices {k}: {v}" for k, v in PRICES_CHOICES.items())
+    if "adj_close" not in fields:
+        if opts.prices == "adjusted":
+            raise IngestError(
+                f"{source}: --prices adjusted needs an adj_close column (or --column adj_close=COLUMN); "
+                "the file has none"
+            )
+        return None
+    if opts.prices is None:
+        raise IngestError(
+            f"{source}: the file has an adjusted close column ({fields['adj_close'].name!r}), so say which prices "
+            f"to store: {choices}"
+        )
+    return fields["adj_close"] if opts.prices == "adjusted" else None
+
+
+def _refuse_naive(con, source: str, ts: Field) -> None:
     n, first = con.execute(f"SELECT count(*), min({ROW}) FROM {STAGE} WHERE naive").fetchall()[0]
     if not n:
         return
-    value = con.execute(
-        f"SELECT {text_sql(quote_ident(ts_col), ts_type)} FROM {SOURCE_VIEW} WHERE {ROW} = ?", [first]
-    ).fetchall()[0][0]
+    sql = f"SELECT {text_sql(ts.sql, ts.type)} FROM {SOURCE_VIEW} WHERE {ROW} = ?"
+    value = con.execute(sql, [first]).fetchall()[0][0]
     raise IngestError(
-        f"{source}: row {first}: timestamp {value!r} in column {ts_col!r} has no time zone "
+        f"{source}: row {first}: timestamp {value!r} in column {ts.name!r} has no time zone "
         f"({n:,} such row(s)); pass --tz with the zone the file is written in, e.g. --tz America/New_York "
         "(a column named ts_utc is read as UTC)"
     )

@@ -1,7 +1,7 @@
 """Open a bar file as the relation `_ingest_src`: its columns as read plus a 1-based `__row`.
 
 Row numbers are what a person opening the file sees: in CSV the header is row 1, so the first
-data row is row 2 (as in a spreadsheet); in Parquet and JSON the first record is row 1.
+data row is row 2 (as in a spreadsheet); in a headerless CSV and in Parquet and JSON the first record is row 1.
 The format is chosen by the file extension and checked, so a mislabelled file fails clearly.
 Parquet is scanned in place by DuckDB (fast, parallel); CSV (all text, so that bad cells reach the
 row checks instead of aborting the parse) and JSON are read into Arrow first."""
@@ -43,6 +43,11 @@ class Source:
     rows: int
     columns: dict[str, str]  # name -> DuckDB type, without __row
     arrow: bool  # registered Arrow table (else a temp view over the file)
+    header: bool = True  # CSV: the first line names the columns (row 1)
+
+    @property
+    def first_row(self) -> int:
+        return 2 if self.fmt == "csv" and self.header else 1
 
 
 def file_format(path: Path) -> str:
@@ -54,10 +59,16 @@ def file_format(path: Path) -> str:
         ) from None
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
-    """Expose the file as SOURCE_VIEW; raise IngestError for a missing, empty or mislabelled file."""
+def open_source(
+    con: duckdb.DuckDBPyConnection, path: Path, header: bool = True, names: tuple[str, ...] | None = None
+) -> Source:
+    """Expose the file as SOURCE_VIEW; raise IngestError for a missing, empty or mislabelled file.
+
+    CSV only: `header=False` reads the first line as a bar; `names` name the columns (replacing the header's)."""
     path = Path(path)
     fmt = file_format(path)
+    if fmt != "csv" and (not header or names):
+        raise IngestError(f"{path}: --no-header and --names apply to CSV files only ({fmt} files name their columns)")
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     head = _head(path)
@@ -67,13 +78,13 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         _open_parquet(con, path, head)
         arrow = False
     else:
-        table = _read_csv(con, path, head) if fmt == "csv" else _read_json(con, path, head, fmt)
+        table = _read_csv(con, path, head, header, names) if fmt == "csv" else _read_json(con, path, head, fmt)
         if ROW in table.column_names:
             raise IngestError(f"{path}: column name {ROW!r} is reserved")
         import numpy as np  # only CSV and JSON need these (Parquet stays inside DuckDB)
         import pyarrow as pa
 
-        first_row = 2 if fmt == "csv" else 1
+        first_row = 2 if fmt == "csv" and header else 1
         rows = pa.array(np.arange(first_row, first_row + table.num_rows, dtype=np.int64))
         con.register(SOURCE_VIEW, table.append_column(ROW, rows))
         arrow = True
@@ -83,7 +94,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     except duckdb.Error as err:
         close_source(con, arrow)
         raise IngestError(f"{path}: cannot read as {fmt}: {_first_line(err)}") from None
-    source = Source(path, fmt, n, {name: kind for name, kind, *_ in described if name != ROW}, arrow)
+    source = Source(path, fmt, n, {name: kind for name, kind, *_ in described if name != ROW}, arrow, header)
     if n == 0:
         close_source(con, arrow)
         raise IngestError(f"{path}: empty file (no bars)")
@@ -121,17 +132,28 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, head: bytes) -> No
         raise IngestError(f"{path}: cannot read as Parquet: {_first_line(err)}") from None
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, head: bytes) -> pa.Table:
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, head: bytes, header: bool, names: tuple[str, ...] | None
+) -> pa.Table:
     if _looks_binary(head):
         raise IngestError(f"{path}: not a CSV file (it holds binary data); check the file type")
     try:
         with con.cursor() as cur:  # reads no warehouse state; a cursor keeps it off the open transaction
-            return cur.sql(
-                "SELECT * FROM read_csv($1, all_varchar = true, header = true, auto_detect = true)",
-                params=[str(path)],
+            table = cur.sql(
+                "SELECT * FROM read_csv($1, all_varchar = true, header = $2, auto_detect = true)",
+                params=[str(path), header],
             ).to_arrow_table()
     except duckdb.Error as err:
         raise IngestError(f"{path}: cannot read as CSV: {_first_line(err)}") from None
+    if names:
+        # Renamed here rather than by read_csv(names=...), which pads or fails obscurely on a count mismatch.
+        if len(names) != table.num_columns:
+            raise IngestError(
+                f"{path}: --names gives {len(names)} name(s) ({', '.join(names)}) but the file has "
+                f"{table.num_columns} column(s)"
+            )
+        table = table.rename_columns(list(names))
+    return table
 
 
 def _read_json(con: duckdb.DuckDBPyConnection, path: Path, head: bytes, fmt: str) -> pa.Table:

@@ -12,20 +12,22 @@ from .readers import ROW, SOURCE_VIEW
 SHOWN = 5
 
 
-def row_numbering(fmt: str) -> str:
-    if fmt == "csv":
+def row_numbering(fmt: str, header: bool = True) -> str:
+    if fmt == "csv" and header:
         return "rows numbered as in a spreadsheet: the header is row 1, the first bar row 2"
     return "rows numbered from 1 = the first record"
 
 
-def refuse_bad_rows(con: duckdb.DuckDBPyConnection, source: str, fmt: str, bad: int, total: int) -> None:
+def refuse_bad_rows(
+    con: duckdb.DuckDBPyConnection, source: str, fmt: str, bad: int, total: int, header: bool = True
+) -> None:
     first = con.execute(
         f"SELECT {ROW}, reason FROM {STAGE} WHERE reason IS NOT NULL ORDER BY {ROW} LIMIT {SHOWN}"
     ).fetchall()
     lines = "\n".join(f"  row {row}: {reason}" for row, reason in first)
     more = f"\n  ... and {bad - len(first):,} more" if bad > len(first) else ""
     raise IngestError(
-        f"{source}: {bad:,} bad row(s) out of {total:,} ({row_numbering(fmt)}):\n{lines}{more}\n"
+        f"{source}: {bad:,} bad row(s) out of {total:,} ({row_numbering(fmt, header)}):\n{lines}{more}\n"
         "Fix the file, or pass --on-bad-rows quarantine to load the good rows and keep the bad ones "
         "in raw.rejected_bars."
     )

@@ -98,8 +98,9 @@ def _naive_to_utc(ts: str, zone: str) -> str:
     return f"timezone({sql_literal(zone)}, {ts})"
 
 
-def timestamp_sql(col: str, duck_type: str, zone: str) -> TsSql:
-    """SQL for column `col` (a quoted identifier) of DuckDB type `duck_type`; naive values in `zone`."""
+def timestamp_sql(col: str, duck_type: str, zone: str, formats: tuple[str, ...] = ()) -> TsSql:
+    """SQL for column `col` (a quoted identifier or expression) of DuckDB type `duck_type`; naive values
+    in `zone`. `formats` (strptime, e.g. '%m/%d/%Y %H:%M' for TradeStation) replace the guessing for text."""
     t = duck_type.upper()
     if is_aware_type(t):
         return TsSql(f"CAST({col} AS TIMESTAMPTZ)", "FALSE")
@@ -112,6 +113,9 @@ def timestamp_sql(col: str, duck_type: str, zone: str) -> TsSql:
         x = f"CAST({col} AS DOUBLE)"
         return TsSql(f"CASE WHEN isfinite({x}) THEN {_from_micros(_epoch_micros_float(x))} END", "FALSE")
     s = f"trim({text_sql(col, t)})"
+    if formats:  # a vendor's fixed layout: values in any other form are bad rows, not guesses
+        listed = "[" + ", ".join(map(sql_literal, formats)) + "]"
+        return TsSql(_naive_to_utc(f"TRY_STRPTIME({s}, {listed})", zone), "TRUE")
     is_date_digits = f"regexp_full_match({s}, '{_YYYYMMDD_RE}')"
     is_epoch = f"regexp_full_match({s}, '{_NUMBER_RE}')"
     is_aware = f"regexp_matches({s}, '{_AWARE_RE}')"
