@@ -28,6 +28,15 @@ class BadRows(str, Enum):
     quarantine = "quarantine"
 
 
+class Prices(str, Enum):
+    raw = "raw"
+    adjusted = "adjusted"
+
+
+# Kept here (not imported from barstore.ingest.presets) so that --help needs no DuckDB; a test keeps them equal.
+PRESET_NAMES = ("yahoo", "tradestation", "firstrate")
+
+
 class OutputFormat(str, Enum):
     table = "table"
     csv = "csv"
@@ -76,19 +85,43 @@ def ingest(
     timeframe: str = typer.Option(..., help="Bar timeframe: 1m, 5m, 15m, 1h, 4h, 1d."),
     tz: str | None = typer.Option(None, help="Zone of naive timestamps, e.g. America/New_York."),
     calendar: str | None = typer.Option(None, help="Session calendar: crypto_24x7, us_rth, cme_globex."),
-    label: Label = typer.Option(Label.start, help="Whether timestamps mark each bar's start or end."),
+    label: Label | None = typer.Option(
+        None, help="Whether timestamps mark each bar's start or end (default: the preset's, else start)."
+    ),
     contract: str | None = typer.Option(None, help="Futures contract, e.g. ENQ.H24 (needs --root)."),
     root: str | None = typer.Option(None, help="Futures root of --contract, e.g. NQ: its continuous series."),
     on_bad_rows: BadRows = typer.Option(
         BadRows.fail, help="fail: refuse the file; quarantine: store bad rows in raw.rejected_bars."
     ),
     replace: bool = typer.Option(False, help="Overwrite existing bars whose values differ."),
+    preset: str | None = typer.Option(
+        None, help=f"Vendor layout: {', '.join(PRESET_NAMES)} (columns, header, and zone/label where fixed)."
+    ),
+    column: list[str] | None = typer.Option(
+        None,
+        "--column",
+        help="ROLE=COLUMN, repeatable; roles ts, open, high, low, close, volume, symbol, adj_close. "
+        "ts=Date+Time joins a date and a time column, volume=Up+Down sums columns.",
+    ),
+    header: bool | None = typer.Option(
+        None, "--header/--no-header", help="CSV: whether the first line names the columns (default: yes)."
+    ),
+    names: str | None = typer.Option(None, help="CSV column names, comma-separated (a headerless file's)."),
+    ts_format: str | None = typer.Option(
+        None, "--ts-format", help="strptime format of the timestamp text, e.g. '%m/%d/%Y %H:%M'."
+    ),
+    prices: Prices | None = typer.Option(
+        None,
+        help="For files with an adj_close column (required there): raw = open/high/low/close as in the file; "
+        "adjusted = scaled by adj_close/close (dividends included).",
+    ),
     home: str | None = HomeOpt,
 ):
     """Validate bar files and load them into raw.bars (one transaction per invocation)."""
 
     def body():
         from ..ingest import IngestOptions, ingest_files
+        from ..ingest.mapping import parse_column_options
         from ..warehouse import connect
 
         ws = _workspace(home)
@@ -97,11 +130,17 @@ def ingest(
             timeframe=timeframe,
             tz=tz,
             calendar=calendar,
-            label=label.value,
+            label=label.value if label else None,
             contract=contract,
             root=root,
             on_bad_rows=on_bad_rows.value,
             replace=replace,
+            preset=preset,
+            columns=parse_column_options(column or []),
+            header=header,
+            names=tuple(n.strip() for n in names.split(",")) if names else None,
+            ts_format=ts_format,
+            prices=prices.value if prices else None,
         )
         con = connect(ws.warehouse)
         report = ingest_files(con, paths, opts)
