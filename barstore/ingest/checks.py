@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..timeframes import SESSION_ANCHORED, TIMEFRAMES
 from .columns import PRICES, VALUES
 from .readers import ROW, SOURCE_VIEW
-from .timestamps import is_numeric_type, sql_literal, text_sql, timestamp_sql
+from .timestamps import number_sql, sql_literal, text_sql, timestamp_sql
 
 if TYPE_CHECKING:
     from .mapping import Field
@@ -31,12 +31,6 @@ class Grid:
 
 def _quoted(expr: str) -> str:
     return f"('''' || {expr} || '''')"
-
-
-def number_sql(col: str, duck_type: str) -> str:
-    if is_numeric_type(duck_type):
-        return f"CAST({col} AS DOUBLE)"
-    return f"TRY_CAST(trim({text_sql(col, duck_type)}) AS DOUBLE)"
 
 
 def _start_and_grid(grid: Grid) -> tuple[str, str]:

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 from ..errors import IngestError
 from ..warehouse import quote_ident
-from .checks import number_sql
 from .columns import ALIASES, REQUIRED, match_columns
 from .presets import Preset
-from .timestamps import text_sql
+from .timestamps import number_sql, text_sql
 
 JOINABLE = ("ts", "volume")  # roles whose spec may combine columns with '+'
 

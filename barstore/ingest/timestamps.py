@@ -138,3 +138,9 @@ def check_zone(con, zone: str) -> None:
         raise IngestError(
             f"unknown time zone {zone!r}; use an IANA name such as America/New_York, Europe/London or UTC"
         )
+
+
+def number_sql(col: str, duck_type: str) -> str:
+    if is_numeric_type(duck_type):
+        return f"CAST({col} AS DOUBLE)"
+    return f"TRY_CAST(trim({text_sql(col, duck_type)}) AS DOUBLE)"
