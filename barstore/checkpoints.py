@@ -99,6 +99,20 @@ def list_runs(ws: Workspace, model: str | None = None) -> list[RunInfo]:
     return runs
 
 
+def trained_snapshots(models_dir: Path) -> set[int]:
+    """The warehouse snapshots saved runs trained on (selection.snapshot of each metrics.json): compaction keeps
+    them, so that `barstore train --snapshot N` can read a run's data again."""
+    found = set()
+    for path in models_dir.glob(f"*/*/{METRICS_FILE}"):
+        try:
+            snapshot = (json.loads(path.read_text(encoding="utf-8")).get("selection") or {}).get("snapshot")
+        except (OSError, ValueError):
+            continue
+        if isinstance(snapshot, int):
+            found.add(snapshot)
+    return found
+
+
 def latest_run(ws: Workspace, model: str) -> RunInfo:
     runs = list_runs(ws, model)
     if not runs:

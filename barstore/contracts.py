@@ -17,6 +17,7 @@ from datetime import date
 import duckdb
 
 from .errors import BarstoreError
+from .warehouse import write_transaction
 
 MONTH_CODES = {
     "F": 1,
@@ -118,14 +119,21 @@ def register_contract(
     if not root:
         raise BarstoreError(f"contract {contract!r} needs --root: the symbol of its continuous series, e.g. NQ")
     _check_root(con, code.code, root, calendar)
-    upsert = (
-        "INSERT INTO raw.symbols (symbol, calendar, root, expiry) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (symbol) DO UPDATE SET calendar = excluded.calendar, root = excluded.root, "
-        "expiry = excluded.expiry"
+    for symbol, symbol_root, symbol_expiry in ((code.code, root, expiry or code.expiry), (root, None, None)):
+        con.execute(
+            "UPDATE raw.symbols SET calendar = ?, root = ?, expiry = ? WHERE symbol = ?",
+            [calendar, symbol_root, symbol_expiry, symbol],
+        )
+        con.execute(
+            "INSERT INTO raw.symbols (symbol, calendar, root, expiry, created_at) "
+            "SELECT ?, ?, ?, ?, current_timestamp WHERE NOT EXISTS (FROM raw.symbols WHERE symbol = ?)",
+            [symbol, calendar, symbol_root, symbol_expiry, symbol],
+        )
+    con.execute(
+        "INSERT INTO raw.futures_roots (root, back_adjust, roll_offset_days) "
+        "SELECT ?, false, 8 WHERE NOT EXISTS (FROM raw.futures_roots WHERE root = ?)",
+        [root, root],
     )
-    con.execute(upsert, [code.code, calendar, root, expiry or code.expiry])
-    con.execute(upsert, [root, calendar, None, None])
-    con.execute("INSERT INTO raw.futures_roots (root) VALUES (?) ON CONFLICT (root) DO NOTHING", [root])
 
 
 def set_roll_config(
@@ -143,10 +151,13 @@ def set_roll_config(
         )
     if roll_offset_days is not None and not 0 <= roll_offset_days <= 365:
         raise BarstoreError(f"--offset-days must be between 0 and 365 calendar days, got {roll_offset_days}")
+    with write_transaction(con):
+        con.execute(
+            "UPDATE raw.futures_roots SET back_adjust = coalesce(?, back_adjust), "
+            "roll_offset_days = coalesce(?, roll_offset_days) WHERE root = ?",
+            [back_adjust, roll_offset_days, root],
+        )
     row = con.execute(
-        "UPDATE raw.futures_roots SET back_adjust = coalesce(?, back_adjust), "
-        "roll_offset_days = coalesce(?, roll_offset_days) WHERE root = ? "
-        "RETURNING root, back_adjust, roll_offset_days",
-        [back_adjust, roll_offset_days, root],
+        "SELECT root, back_adjust, roll_offset_days FROM raw.futures_roots WHERE root = ?", [root]
     ).fetchone()
     return RollConfig(*row)

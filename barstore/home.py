@@ -24,7 +24,8 @@ class Workspace:
 
     @property
     def warehouse(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        """The warehouse's catalog (a SQLite file; its Parquet data lies in warehouse_files/ beside it)."""
+        return self.home / "warehouse.ducklake"
 
     @property
     def sql_dir(self) -> Path:

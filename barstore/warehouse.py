@@ -1,13 +1,28 @@
-"""The DuckDB warehouse: opening it (with a plain message when it is locked) and its raw schema."""
+"""The warehouse: a snapshot store (barstore.lake) holding the raw schema, the SQL models and meta tables.
+
+`connect` gives a connection on its last committed snapshot; `write_transaction` is the only way to change it
+(one writer at a time, all or nothing). DuckLake declares no keys, indexes or sequences: uniqueness is kept by
+the writers, which run one at a time."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from .errors import WarehouseLocked
+from . import lake
+from .checkpoints import trained_snapshots
+from .errors import BarstoreError
+from .home import Workspace
+from .warehouse_settings import WarehouseSettings, warehouse_settings
+from .writer_lock import writer_lock
+
+OLD_LAYOUT = "warehouse.duckdb"  # one DuckDB file in the home: the layout before the snapshot store
 
 RAW_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS raw;
@@ -15,28 +30,29 @@ CREATE SCHEMA IF NOT EXISTS meta;
 
 -- Session calendars: resampling needs each symbol's trading day and session hours.
 CREATE TABLE IF NOT EXISTS raw.calendars (
-    name          VARCHAR PRIMARY KEY,
+    name          VARCHAR NOT NULL,  -- unique
     tz            VARCHAR NOT NULL,   -- zone the session hours are written in
-    assign_from   INTERVAL NOT NULL,  -- a bar belongs to trading day D when ts >= D + assign_from (local)
-    session_open  INTERVAL NOT NULL,  -- D + session_open (local) = session start; may be negative (previous evening)
-    session_close INTERVAL NOT NULL,  -- D + session_close (local) = session end
+    -- offsets in seconds from local midnight of trading day D (Parquet holds no negative INTERVAL)
+    assign_from   INTEGER NOT NULL,   -- a bar belongs to trading day D when ts >= D + assign_from (local)
+    session_open  INTEGER NOT NULL,   -- D + session_open (local) = session start; may be negative (previous evening)
+    session_close INTEGER NOT NULL,   -- D + session_close (local) = session end
     weekdays      VARCHAR NOT NULL,   -- ISO weekdays (1=Mon) that are trading days
     description   VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS raw.symbols (
-    symbol     VARCHAR PRIMARY KEY,
+    symbol     VARCHAR NOT NULL,  -- unique
     calendar   VARCHAR NOT NULL,
     root       VARCHAR,   -- futures root for contracts (e.g. NQ for ENQ.H24); NULL otherwise
     expiry     DATE,      -- contract expiry, for the roll's fixed-date fallback
-    created_at TIMESTAMPTZ DEFAULT current_timestamp
+    created_at TIMESTAMPTZ
 );
 
 -- Uniqueness of (symbol, timeframe, ts) is the primary key; ingest enforces it with an anti-join
 -- instead of a declared ART index, which made bulk inserts 10x slower (see BENCHMARKS.md).
 -- Futures roots: the continuous series' roll settings (see barstore/contracts.py, sql/contracts/).
 CREATE TABLE IF NOT EXISTS raw.futures_roots (
-    root             VARCHAR PRIMARY KEY,  -- symbol of the continuous series, e.g. NQ
+    root             VARCHAR NOT NULL,  -- unique: symbol of the continuous series, e.g. NQ
     back_adjust      BOOLEAN NOT NULL DEFAULT false,  -- additive back-adjustment of continuous_bars
     roll_offset_days INTEGER NOT NULL DEFAULT 8       -- fixed-date roll: expiry - this many calendar days
 );
@@ -65,7 +81,7 @@ CREATE TABLE IF NOT EXISTS raw.rejected_bars (
 );
 
 -- One row per (ingest batch, symbol, timeframe): incremental builds read what changed from here.
-CREATE SEQUENCE IF NOT EXISTS raw.batch_seq;
+-- batch_id: one more than the largest so far (taken under the write lock).
 CREATE TABLE IF NOT EXISTS raw.ingest_log (
     batch_id      BIGINT NOT NULL,
     source        VARCHAR NOT NULL,
@@ -90,7 +106,7 @@ CREATE TABLE IF NOT EXISTS meta.online_windows (
 );
 
 CREATE TABLE IF NOT EXISTS meta.model_runs (
-    model         VARCHAR PRIMARY KEY,
+    model         VARCHAR NOT NULL,  -- unique
     sql_hash      VARCHAR NOT NULL,
     last_batch_id BIGINT,
     mode          VARCHAR NOT NULL,
@@ -125,83 +141,141 @@ CALENDARS = [
 ]
 
 
-def _locked_message(path: Path, err: Exception) -> str:
-    holder = re.search(r"PID (\d+)", str(err))
-    who = f"process {holder.group(1)}" if holder else "another process"
-    return (
-        f"the warehouse {path} is locked by {who} (DuckDB allows one writer at a time). "
-        "Wait for that command to finish or stop it, then run this again; "
-        "read-only queries can use `barstore sql` once the writer is done."
-    )
-
-
 def quote_ident(name: str) -> str:
     """A SQL identifier, quoted."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def open_duckdb(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection to `path` (TimeZone UTC), with a plain error when another process holds the lock.
+def _refuse_old_layout(catalog: Path) -> None:
+    old = catalog.parent / OLD_LAYOUT
+    if old.exists() and not catalog.exists():
+        raise BarstoreError(
+            f"{old} is a warehouse in the single-file layout, which let one writer lock out every reader; "
+            f"this version keeps the warehouse as snapshots ({catalog.name} + {lake.data_path(catalog).name}/). "
+            f"Run `barstore migrate --home {catalog.parent}` once to move its bars into it, then `barstore build`."
+        )
 
-    A read-only request while this process already holds the file read-write gets that database instead:
-    DuckDB refuses a second connection to one file with a different configuration."""
+
+_pinned: dict[Path, int] = {}  # catalog -> the snapshot read-only connections read (reading_snapshot)
+
+
+@contextmanager
+def reading_snapshot(path: Path, snapshot: int) -> Iterator[None]:
+    """Within the block, read-only connections to this warehouse read `snapshot` (Feast's offline store opens
+    its own: so a training run's spine, labels and features all come from one snapshot)."""
+    path = Path(path).resolve()
+    before = _pinned.get(path)
+    _pinned[path] = snapshot
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as err:
-        if "lock" in str(err).lower():
-            raise WarehouseLocked(_locked_message(path, err)) from None
-        raise
-    except duckdb.ConnectionException as err:
-        if not read_only or "different configuration" not in str(err):
+        yield
+    finally:
+        if before is None:
+            _pinned.pop(path, None)
+        else:
+            _pinned[path] = before
+
+
+def current_snapshot(path: Path) -> int:
+    """The id of the warehouse's last committed snapshot."""
+    con = connect(path, read_only=True)
+    try:
+        return lake.snapshot_id(con)
+    finally:
+        con.close()
+
+
+def connect(
+    path: Path, read_only: bool = False, snapshot: int | None = None, settings: WarehouseSettings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse whose catalog is `path` (barstore.home: <home>/warehouse.ducklake), on its
+    last committed snapshot (or `snapshot`, or the one reading_snapshot pinned for read-only connections); made
+    with the raw schema on first use."""
+    path = Path(path).resolve()
+    _refuse_old_layout(path)
+    if read_only and snapshot is None:
+        snapshot = _pinned.get(path)
+    settings = settings or warehouse_settings(home=path.parent)
+    if not path.exists() or not read_only:
+        con = lake.attach(path, settings=settings)
+        if _missing_tables(con):
+            with write_transaction(con):
+                if _missing_tables(con):  # another writer may have made them while this one waited
+                    init_schema(con)
+        if not read_only and snapshot is None:
+            return con
+        con.close()
+    return lake.attach(path, read_only=True, snapshot=snapshot, settings=settings)
+
+
+_SCHEMA_TABLES = sorted(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+\.\w+)", RAW_SCHEMA))
+
+
+def _missing_tables(con) -> bool:
+    sql = "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    return bool(set(_SCHEMA_TABLES) - {r[0] for r in con.execute(sql).fetchall()})
+
+
+_in_transaction: set[int] = set()  # ids of connections inside write_transaction
+
+
+@contextmanager
+def write_transaction(con: duckdb.DuckDBPyConnection, on_wait=None) -> Iterator[None]:
+    """Change the warehouse: hold the write lock, run the block in one transaction, commit (or roll back on any
+    error). A write nested in another on the same connection joins it."""
+    if id(con) in _in_transaction:
+        yield
+        return
+    catalog = lake.catalog_of(con)
+    if catalog is None:
+        raise BarstoreError("write_transaction needs a connection from barstore.warehouse.connect")
+    settings = warehouse_settings(home=catalog.parent)
+    with writer_lock(catalog, settings.writer_wait, on_wait) as crashed:
+        if crashed:  # the last writer died mid-write: its Parquet files are referenced by no snapshot
+            clean_orphans(con)
+        con.execute("BEGIN TRANSACTION")
+        _in_transaction.add(id(con))
+        try:
+            yield
+            _crash_point("before_commit")
+            con.execute("COMMIT")
+            _crash_point("after_commit")
+        except BaseException:
+            con.execute("ROLLBACK")
             raise
-        con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+        finally:
+            _in_transaction.discard(id(con))
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, creating the raw schema on first use."""
-    path = Path(path)
-    if read_only and not path.exists():
-        read_only = False  # nothing to read yet: create it
-    con = open_duckdb(path, read_only)
-    if not read_only:
-        init_schema(con)
-        # Feast retrieval in this process (barstore.feast_warehouse) reuses this connection
-        share_connection(path, con)
-    return con
+def _crash_point(name: str) -> None:
+    """Fault injection for the crash tests: $BARSTORE_CRASH_AT=NAME kills this process there, as kill -9 would."""
+    if os.environ.get("BARSTORE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
-# Connections barstore holds read-write in this process, by file: DuckDB refuses a second connection with a
-# different configuration, so readers in the same process (Feast retrieval) take a cursor of these instead.
-_shared: dict[Path, duckdb.DuckDBPyConnection] = {}
-
-
-def share_connection(path: str | Path, con: duckdb.DuckDBPyConnection) -> None:
-    """Let readers in this process (Feast retrieval) run on `con`, this process's own connection to `path`."""
-    _shared[Path(path).resolve()] = con
-
-
-def shared_cursor(path: Path) -> duckdb.DuckDBPyConnection | None:
-    """A cursor of the connection shared for `path`, or None when there is none (or it was closed)."""
-    con = _shared.get(path)
-    if con is None:
+def compact_warehouse(con: duckdb.DuckDBPyConnection, on_wait=None) -> lake.Compaction | None:
+    """Compact the warehouse after a build (barstore.lake.compact), under the writer lock; None inside a caller's
+    write transaction (compaction commits step by step: the next build outside one compacts)."""
+    if id(con) in _in_transaction:
         return None
-    try:
-        return con.cursor()
-    except duckdb.ConnectionException:  # closed since it was shared
-        _shared.pop(path, None)
-        return None
+    catalog = lake.catalog_of(con)
+    if catalog is None:
+        raise BarstoreError("compact_warehouse needs a connection from barstore.warehouse.connect")
+    settings = warehouse_settings(home=catalog.parent)
+    keep = trained_snapshots(Workspace(catalog.parent).models_dir)
+    with writer_lock(catalog, settings.writer_wait, on_wait):
+        return lake.compact(con, settings.snapshot_retention, keep)
+
+
+def clean_orphans(con: duckdb.DuckDBPyConnection) -> None:
+    alias = con.execute("SELECT current_database()").fetchone()[0]
+    con.execute(f"CALL ducklake_delete_orphaned_files('{alias}', cleanup_all => true)")
 
 
 def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params=None, **relations):
     """A query's result as an Arrow table, on a connection the caller may have used before; `relations` (Arrow
     tables or frames) are registered under their keyword names for the query only.
 
-    DuckDB 2.x refuses `con.sql(...)` while an earlier `con.execute(...)` result is not fetched to its end (e.g.
-    after `.fetchone()`: ResourceInUseException); `complete()` runs that one out first. (`con.execute` would
-    discard it too, but its Arrow output is an extra copy of the rows.)"""
-    con.complete()
+    """
     for name, relation in relations.items():
         con.register(name, relation)
     try:
@@ -212,10 +286,11 @@ def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params=None, **relatio
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """The raw and meta tables and the built-in calendars (inside the caller's write transaction)."""
     con.execute(RAW_SCHEMA)
+    con.execute("DELETE FROM raw.calendars WHERE list_contains(?, name)", [[c[0] for c in CALENDARS]])
     con.executemany(
-        "INSERT INTO raw.calendars VALUES (?, ?, ?::INTERVAL, ?::INTERVAL, ?::INTERVAL, ?, ?) "
-        "ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO raw.calendars VALUES (?, ?, epoch(?::INTERVAL), epoch(?::INTERVAL), epoch(?::INTERVAL), ?, ?)",
         CALENDARS,
     )
 

@@ -165,7 +165,7 @@ def main() -> None:
     df["ts"] = df["ts"].dt.tz_convert("UTC")
     features = feature_models()
     with tempfile.TemporaryDirectory() as tmp:
-        con = connect(Path(tmp) / "warehouse.duckdb")
+        con = connect(Path(tmp) / "warehouse.ducklake")
         with stopwatch(t, "ingest"):
             ingest_files(con, [BINANCE], OPTS, progress=False)
         with stopwatch(t, "full build (whole DAG)"):

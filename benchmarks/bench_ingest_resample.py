@@ -35,7 +35,7 @@ def main() -> None:
     rows = duckdb.sql(f"SELECT count(*) FROM '{BINANCE}'").fetchall()[0][0]
     t: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        con = connect(Path(tmp) / "warehouse.duckdb")
+        con = connect(Path(tmp) / "warehouse.ducklake")
         with stopwatch(t, "ingest"):
             ingest_files(con, [BINANCE], IngestOptions(timeframe="1m", calendar="crypto_24x7"), progress=False)
         with stopwatch(t, "re-ingest (no-op)"):

@@ -51,7 +51,7 @@ coerce_tz_aware: false
 
 
 def build_warehouse(tmp: Path) -> Path:
-    warehouse = tmp / "warehouse.duckdb"
+    warehouse = tmp / "warehouse.ducklake"
     con = connect(warehouse)
     values = ", ".join(f"round(random() * 100, 4) AS {f}" for f in FEATURES)
     con.execute("SELECT setseed(0.42)")

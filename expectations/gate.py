@@ -89,18 +89,20 @@ def validate_model(
 ) -> tuple[ValidationReport, WindowDataset, Splits]:
     """Build the model's dataset (select_dataset) and walk-forward splits as training does, then validate them."""
     from barstore.feature_store import open_store
+    from barstore.lake import snapshot_id
     from barstore.splits import project_shares, walk_forward
-    from barstore.warehouse import connect
+    from barstore.warehouse import connect, reading_snapshot
     from barstore.windows.selection import select_dataset
 
     spec = model_spec(model)
     settings = settings or ValidationSettings.for_model(ws, spec)  # a bad setting fails before the dataset is built
     own = con is None  # a connection opened here is closed here
-    con = connect(ws.warehouse, read_only=True) if own else con
+    con = connect(ws.warehouse, read_only=True, snapshot=selection.snapshot) if own else con
     try:
-        ds = select_dataset(ws, model, selection, store=open_store(ws) if store is None else store, con=con)
-        splits = walk_forward(ds.timestamps, ds.label_times, shares or project_shares(ws.project_dir))
-        return validate_dataset(ws, spec, ds, splits, con, selection, settings), ds, splits
+        with reading_snapshot(ws.warehouse, snapshot_id(con)):  # Feast's retrieval reads the same snapshot
+            ds = select_dataset(ws, model, selection, store=open_store(ws) if store is None else store, con=con)
+            splits = walk_forward(ds.timestamps, ds.label_times, shares or project_shares(ws.project_dir))
+            return validate_dataset(ws, spec, ds, splits, con, selection, settings), ds, splits
     finally:
         if own:
             con.close()

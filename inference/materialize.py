@@ -18,8 +18,8 @@ def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = N
 
     console = Console(stderr=True)
     end = parse_utc_or_now(as_of, "--as-of")
-    con = connect(ws.warehouse)
-    try:  # closed at the end: a long-lived caller (a server, a benchmark) must not keep the write lock
+    con = connect(ws.warehouse, read_only=True)
+    try:
         store = open_store(ws, online)
         views = [v for v in store.list_feature_views() if not v.name.endswith("_window")]  # windows: below
         if not views:

@@ -33,7 +33,6 @@ window: the hourly and long-term windows change once an hour and once a day.
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,7 +45,7 @@ from typing import TYPE_CHECKING
 from barstore.errors import BarstoreError
 from barstore.project import PROJECT_FILE, settings
 from barstore.specs import MODELS
-from barstore.times import parse_utc_or_now
+from barstore.times import format_duration, parse_duration, parse_utc_or_now
 
 from .ensemble import (
     HOURLY_MODEL,
@@ -104,36 +103,6 @@ class ModelUnavailable(BarstoreError):
 
 
 # --- settings ---------------------------------------------------------------------------------------------------
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def parse_duration(text, what: str) -> timedelta:
-    """A duration such as "10m", "2h", "4d", "1h30m" or "45s"; a BarstoreError naming `what` otherwise."""
-    if not isinstance(text, str) or not text.strip():
-        raise BarstoreError(f"{what} must be a duration such as 10m, 2h or 4d (got {text!r})")
-    compact = text.strip().lower().replace(" ", "")
-    parts = _DURATION.findall(compact)
-    if not parts or "".join(n + u for n, u in parts) != compact:
-        raise BarstoreError(f"{what} must be a duration such as 10m, 2h or 4d (got {text!r})")
-    return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
-
-
-def format_duration(delta: timedelta) -> str:
-    """A short reading of a duration, its two largest units: 45s, 10m, 12m 30s, 3h 05m, 2d 04h, -1m 30s."""
-    total = delta.total_seconds()
-    sign, rest = ("-" if total < 0 else ""), int(round(abs(total)))
-    parts = []
-    for unit, seconds in _UNIT_SECONDS.items():
-        count, rest = divmod(rest, seconds)
-        if count or parts:
-            parts.append(f"{count:02d}{unit}" if parts else f"{count}{unit}")
-        if len(parts) == 2:
-            break
-    if len(parts) == 2 and parts[1].startswith("00"):
-        parts.pop()
-    return sign + (" ".join(parts) or "0s")
 
 
 def staleness_limits(value, what: str) -> dict[str, timedelta]:

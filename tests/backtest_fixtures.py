@@ -43,7 +43,7 @@ def build_workspace(home: Path) -> Workspace:
     home.mkdir(parents=True, exist_ok=True)
     bars = home / f"{SYMBOL}_1m.parquet"
     pq.write_table(generate_minute_bars(SYMBOL, "crypto_24x7", date(2024, 1, 1), DAYS, SEED, 42_000.0), bars)
-    con = connect(home / "warehouse.duckdb")
+    con = connect(home / "warehouse.ducklake")
     try:
         ingest_files(con, [bars], IngestOptions(symbol=SYMBOL, timeframe="1m", calendar="crypto_24x7"), progress=False)
         build_models(con, PROJECT_DIR / "sql", show=False)
@@ -80,7 +80,7 @@ def scrambled_copy(home: Path, into: Path, after: datetime) -> Workspace:
     from barstore.warehouse import connect
 
     shutil.copytree(home, into)
-    con = connect(into / "warehouse.duckdb")
+    con = connect(into / "warehouse.ducklake")
     try:
         changed = con.execute(
             """

@@ -20,7 +20,7 @@ skip_if_no_data = pytest.mark.skipif(not DATA.exists(), reason=f"real bars not a
 @pytest.fixture
 def ws(tmp_path):
     """A fresh warehouse connection in tmp_path (schema and calendars created)."""
-    con = connect(tmp_path / "warehouse.duckdb")
+    con = connect(tmp_path / "warehouse.ducklake")
     yield con
     con.close()
 

@@ -21,7 +21,7 @@ def feast_workspace(tmp: Path, btc_where: str = BTC_WHERE, minute_where: str = M
     tmp.mkdir(parents=True, exist_ok=True)
     btc = write_slice(real_file(BTC_HOURLY), tmp / "btc.csv", btc_where)
     minutes = write_slice(real_file(BINANCE_1M), tmp / "minutes.parquet", minute_where)
-    con = warehouse(tmp / "warehouse.duckdb", [(btc, BTC_OPTS), (minutes, BINANCE_OPTS)])
+    con = warehouse(tmp / "warehouse.ducklake", [(btc, BTC_OPTS), (minutes, BINANCE_OPTS)])
     ws = resolve_home(tmp)
     apply(ws)
     return ws, con, open_store(ws)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -72,41 +73,45 @@ def features(con, timeframe: str, symbol: str) -> pd.DataFrame:
     return con.execute(f"SELECT * FROM features_{timeframe} WHERE symbol = ? ORDER BY ts", [symbol]).df()
 
 
+@contextmanager
+def other_warehouse(other_db: Path):
+    """The name under which connections of this process reach the warehouse `other_db` (read-only)."""
+    other = connect(other_db, read_only=True)
+    try:
+        yield other.execute("SELECT current_database()").fetchone()[0]
+    finally:
+        other.close()
+
+
 def rows_differing(con, other_db: Path, table: str, where: str = "true") -> tuple[int, int]:
     """(rows of `table` in con and other_db that the other lacks, counted with multiplicity; rows in con).
 
     EXCEPT ALL compares NULL with NULL and NaN with NaN as equal, every other value exactly."""
-    con.execute(f"ATTACH '{other_db}' AS other (READ_ONLY)")
-    try:
+    with other_warehouse(other_db) as other:
         cols = ", ".join(f'"{r[0]}"' for r in con.execute(f"DESCRIBE {table}").fetchall())
         mine = f"SELECT {cols} FROM {table} WHERE {where}"
-        theirs = f"SELECT {cols} FROM other.{table} WHERE {where}"
+        theirs = f"SELECT {cols} FROM {other}.{table} WHERE {where}"
         diff = con.execute(
             f"SELECT count(*) FROM (({mine} EXCEPT ALL {theirs}) UNION ALL ({theirs} EXCEPT ALL {mine}))"
         ).fetchone()[0]
         n = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
-    finally:
-        con.execute("DETACH other")
     return diff, n
 
 
 def column_differences(con, other_db: Path, where: str = "true") -> dict[str, str]:
     """Per feature column of `indicators`, how rows matched on (symbol, timeframe, ts) differ: for failure messages."""
-    con.execute(f"ATTACH '{other_db}' AS other (READ_ONLY)")
-    try:
+    with other_warehouse(other_db) as other:
         out = {}
         for col in ["bar_number", "open", "high", "low", "close", "volume", *FEATURES]:
             n, first, worst = con.execute(
                 f"SELECT count(*), min(a.bar_number), max(abs(a.{col} - b.{col}) / nullif(abs(b.{col}), 0)) "
                 f"FROM (SELECT * FROM indicators WHERE {where}) AS a "
-                f"JOIN (SELECT * FROM other.indicators WHERE {where}) AS b USING (symbol, timeframe, ts) "
+                f"JOIN (SELECT * FROM {other}.indicators WHERE {where}) AS b USING (symbol, timeframe, ts) "
                 f"WHERE a.{col} IS DISTINCT FROM b.{col}"
             ).fetchone()
             if n:
                 out[col] = f"{n} rows from bar_number {first}, max relative difference {worst:.2g}"
         return out
-    finally:
-        con.execute("DETACH other")
 
 
 # ---------------------------------------------------------------- references

@@ -82,7 +82,7 @@ def add_bars(con: duckdb.DuckDBPyConnection, symbol: str, first_minute: int, n: 
             (symbol, "1m", T0 + timedelta(minutes=m), close, close + 1, close - 1, close, 10 + m % 3, "test", T0)
         )
     con.executemany("INSERT INTO raw.bars VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    batch = con.execute("SELECT nextval('raw.batch_seq')").fetchone()[0]
+    batch = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM raw.ingest_log").fetchone()[0]
     con.execute(
         "INSERT INTO raw.ingest_log VALUES (?, 'test', ?, '1m', ?, ?, 0, ?, ?, current_timestamp)",
         [batch, symbol, n, n, rows[0][2], rows[-1][2]],

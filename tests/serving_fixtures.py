@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from barstore.home import Workspace, resolve_home
+from barstore.lake import copy_lake
 from barstore.specs import MODELS
 from barstore.synthetic import DEMO_SEED, DEMO_START, demo_specs, generate_minute_bars, write_demo_file
 
@@ -132,7 +133,7 @@ def copy_home(sw: ServingWorkspace, dest: Path, warehouse: bool = True, without_
     for model in without_runs:
         shutil.rmtree(dest / "models" / model)
     if warehouse:
-        shutil.copy2(sw.ws.warehouse, dest / "warehouse.duckdb")
+        copy_lake(sw.ws.warehouse, dest / sw.ws.warehouse.name)
     return resolve_home(dest)
 
 

@@ -138,7 +138,7 @@ def add_contract(con, contract: str, root: str, first: date, last: date, **bar_o
 
 @pytest.fixture
 def con(tmp_path):
-    con = connect(tmp_path / "warehouse.duckdb")
+    con = connect(tmp_path / "warehouse.ducklake")
     for contract, (first, last, _, _) in CONTRACTS.items():
         add_contract(con, contract, "NQ", first, last)
     build_contract_models(con)
@@ -345,7 +345,8 @@ def test_chosen_contract_is_queryable_per_day(con):
 def test_continuous_bars_follow_the_session_boundaries_unadjusted_by_default(con):
     rows = con.execute(
         "SELECT ts, contract, close, adjustment FROM continuous_bars "
-        "WHERE symbol = 'NQ' AND timeframe = '1h' AND ts IN ('2024-03-04 21:00Z', '2024-03-04 23:00Z') ORDER BY ts"
+        "WHERE symbol = 'NQ' AND timeframe = '1h' AND ts IN ('2024-03-04 21:00:00Z', '2024-03-04 23:00:00Z') "
+        "ORDER BY ts"
     ).fetchall()
     # 16:00 New York on Monday belongs to Monday (H24); 18:00 opens Tuesday's session (M24, rolled).
     assert [(r[1], r[3]) for r in rows] == [("NQH24", 0.0), ("NQM24", 0.0)]

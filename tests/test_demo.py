@@ -2,11 +2,11 @@
 
 import importlib
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from barstore.synthetic import demo_specs, write_demo_files
+from barstore.warehouse import connect
 
 
 def _unimportable(module: str) -> str | None:
@@ -31,7 +31,7 @@ def run_demo_cli(home, *args):
 
 
 def raw_counts(home) -> dict[str, int]:
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with connect(home / "warehouse.ducklake", read_only=True) as con:
         return dict(con.execute("SELECT symbol, count(*) FROM raw.bars GROUP BY symbol").fetchall())
 
 
@@ -45,10 +45,10 @@ def demo_home(tmp_path_factory):
 
 def test_demo_builds_the_warehouse(demo_home):
     home, output = demo_home
-    assert f"warehouse: {home / 'warehouse.duckdb'}" in output
+    assert f"warehouse: {home / 'warehouse.ducklake'}" in output
     assert raw_counts(home) == EXPECTED_ROWS
     assert "try: barstore sql" in output
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with connect(home / "warehouse.ducklake", read_only=True) as con:
         daily = dict(con.execute("SELECT symbol, count(*) FROM bars_1d GROUP BY symbol").fetchall())
         hourly_btc = con.execute("SELECT count(*) FROM bars_1h WHERE symbol = 'SYN_BTC'").fetchone()[0]
     assert daily == {"SYN_BTC": 10, "SYN_ES": 8, "SYN_SPY": 8}
@@ -88,7 +88,7 @@ def test_demo_on_user_files(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--home", str(home), "--max-samples", "50", *map(str, renamed)])
     assert result.exit_code == 0, result.output
     assert raw_counts(home) == {"SYN_BTC": 3 * 1440, "SYN_ES": 3 * 1380, "SYN_SPY": 3 * 390}
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with connect(home / "warehouse.ducklake", read_only=True) as con:
         calendars = dict(con.execute("SELECT symbol, calendar FROM raw.symbols").fetchall())
     assert calendars == {spec.symbol: spec.calendar for spec in demo_specs(3)}
     assert not (home / "demo_data").exists()

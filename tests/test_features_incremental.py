@@ -30,12 +30,12 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 
 def _binance(tmp_path, name, lo, hi):
     ts = "CAST(ts_utc AS TIMESTAMPTZ)"  # the file's column is nanosecond TIMESTAMPTZ
-    where = f"symbol IN {SYMBOLS} AND {ts} >= TIMESTAMPTZ '{lo}+00' AND {ts} < TIMESTAMPTZ '{hi}+00'"
+    where = f"symbol IN {SYMBOLS} AND {ts} >= TIMESTAMPTZ '{lo}:00+00' AND {ts} < TIMESTAMPTZ '{hi}:00+00'"
     return write_slice(real_file(BINANCE_1M), tmp_path / f"{name}.parquet", where)
 
 
 def _btc_hourly(tmp_path, name, lo, hi):
-    where = f"ts_utc >= TIMESTAMPTZ '{lo}+00' AND ts_utc < TIMESTAMPTZ '{hi}+00'"
+    where = f"ts_utc >= TIMESTAMPTZ '{lo}:00+00' AND ts_utc < TIMESTAMPTZ '{hi}:00+00'"
     return write_slice(real_file(BTC_HOURLY), tmp_path / f"{name}.parquet", where)
 
 

@@ -35,7 +35,7 @@ DATASETS = {
     # END-labelled ET minutes: a bar is before the cut when its label (its end) is
     "es": (ES_FILE, ES_OPTS, "ts_et <= TIMESTAMP '{cut}'", NY, "true", ("1m", "1h", "1d")),
     # START-labelled UTC hours
-    "btc": (BTC_HOURLY, BTC_OPTS, "ts_utc + INTERVAL 1 HOUR <= TIMESTAMPTZ '{cut}+00'", "UTC", "true", ("1h", "1d")),
+    "btc": (BTC_HOURLY, BTC_OPTS, "ts_utc + INTERVAL 1 HOUR <= TIMESTAMPTZ '{cut}:00+00'", "UTC", "true", ("1h", "1d")),
     # daily bars labelled by their date, stored at the 09:30 session start, complete at the 16:00 session end
     "lean": (
         LEAN_DAILY,

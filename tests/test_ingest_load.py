@@ -69,7 +69,8 @@ def test_differing_values_are_refused_then_replaced(ws, bar_file, minute_bars):
     assert ws.execute("SELECT close FROM raw.bars WHERE ts = ?", [T0 + timedelta(minutes=1)]).fetchall() == [(101.5,)]
     assert ws.execute("SELECT count(*), count(DISTINCT ts) FROM raw.bars").fetchall() == [(6, 6)]
     # the changed span: replaced 14:31 and 14:33, inserted 14:35
-    assert log_rows(ws)[-1] == (3, "X", "1m", 6, 1, 2, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5))
+    # batch ids count committed ingests: the refused one took none
+    assert log_rows(ws)[-1] == (2, "X", "1m", 6, 1, 2, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5))
     replaced_at = ws.execute("SELECT count(DISTINCT ingested_at) FROM raw.bars").fetchall()[0][0]
     assert replaced_at == 2  # untouched bars keep their first ingested_at
 

@@ -59,5 +59,5 @@ def test_truncated_history_gives_the_same_rows(btc):
     cut = "2019-03-10 13:00"
     short = write_slice(path, tmp / "short.csv", f"ts_utc < '{cut}'")
     warehouse(tmp / "short.duckdb", [(short, BTC_OPTS)]).close()
-    diff, n = rows_differing(con, tmp / "short.duckdb", "longterm_inputs", f"ts_close <= '{cut}+00'")
+    diff, n = rows_differing(con, tmp / "short.duckdb", "longterm_inputs", f"ts_close <= '{cut}:00+00'")
     assert n > 500 and diff == 0

@@ -16,7 +16,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("BARSTORE_SQL_DIR", str(write_project(tmp_path / "project", RESAMPLE_PROJECT)))
     home = tmp_path / "home"
     home.mkdir()
-    con = connect(home / "warehouse.duckdb")
+    con = connect(home / "warehouse.ducklake")
     add_symbol(con, "AAA")
     add_bars(con, "AAA", 0, 12)
     con.close()
@@ -33,7 +33,7 @@ def test_build_then_incremental_build(home):
     assert "built 4 models" in result.stdout
     result = _run(home, "build", "--select", "bars_5m+")
     assert result.exit_code == 0 and "up to date" in result.stdout and "stg_bars" not in result.stdout
-    con = connect(home / "warehouse.duckdb", read_only=True)
+    con = connect(home / "warehouse.ducklake", read_only=True)
     assert con.execute("SELECT count(*) FROM bars_5m").fetchone()[0] == 3
 
 

@@ -136,7 +136,7 @@ def stores(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("offline_store")
     rng = np.random.default_rng(42)
     bars, revised = bars_table(rng), revised_table(rng)
-    warehouse = tmp / "warehouse.duckdb"
+    warehouse = tmp / "warehouse.ducklake"
     con = connect(warehouse)
     con.execute(
         "CREATE TABLE bars AS SELECT symbol, ts::TIMESTAMPTZ AS ts, ts_close::TIMESTAMPTZ AS ts_close, "
@@ -259,7 +259,7 @@ def test_created_timestamp_breaks_ties(stores):
 
 
 def test_ttl_edges(tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = tmp_path / "warehouse.ducklake"
     con = connect(warehouse)
     con.execute("CREATE TABLE bars (symbol VARCHAR, ts_close TIMESTAMPTZ, a DOUBLE, b BIGINT)")
     con.execute("INSERT INTO bars VALUES ('X', ?, 1.0, 1), ('X', ?, 2.0, 2)", [T0, T0 + timedelta(hours=1)])
@@ -299,13 +299,10 @@ def test_materialize_into_online_store(stores):
 
 
 def test_sql_entity_frame_and_open_read_write_connection(stores):
-    """Entity rows as a warehouse query; retrieval while this process holds the warehouse read-write,
-    unshared (DuckDB's instance cache) and shared with share_connection."""
-    from barstore.warehouse import share_connection
-
+    """Entity rows as a warehouse query; retrieval while this process holds the warehouse read-write."""
     store, entities = stores["ours"], stores["entities"]
     expected = historical(store, entities.head(50), ["bars:a", "revised:c"], False)
-    warehouse = stores["tmp"] / "warehouse.duckdb"
+    warehouse = stores["tmp"] / "warehouse.ducklake"
     con = connect(warehouse)  # read-write, as barstore commands open it
     try:
         con.register("picked", entities.head(50))
@@ -317,10 +314,9 @@ def test_sql_entity_frame_and_open_read_write_connection(stores):
             expected.sort_values("label").reset_index(drop=True),
             check_dtype=False,
         )
-        share_connection(warehouse, con)
-        shared = historical(store, entities.head(50), ["bars:a", "revised:c"], False)
-        pd.testing.assert_frame_equal(shared, expected)
-        assert con.execute("SELECT count(*) FROM keep").fetchone()[0] == 50  # the shared connection still works
+        again = historical(store, entities.head(50), ["bars:a", "revised:c"], False)
+        pd.testing.assert_frame_equal(again, expected)
+        assert con.execute("SELECT count(*) FROM keep").fetchone()[0] == 50  # this connection still works
     finally:
         con.execute("DROP TABLE entity_rows")
         con.close()
@@ -412,7 +408,7 @@ def test_two_column_keys_by_definition(tmp_path, relation):
     once per entity row."""
     rng = np.random.default_rng(5)
     features = pairs_table(rng)
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = tmp_path / "warehouse.ducklake"
     con = connect(warehouse)
     con.execute(
         "CREATE TABLE pairs_table AS SELECT k1, k2::BIGINT AS k2, ts::TIMESTAMPTZ AS ts, "

@@ -89,7 +89,7 @@ def test_entity_column_named_like_an_event_time_is_refused(stores):  # noqa: F81
 def test_ttl_edges_and_views(tmp_path, relation):
     """On a table (rows fetched by rowid) and a view (found again by keys and times): the event time at the ttl
     edge is kept, one microsecond past it is NULL, as the features are."""
-    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse = tmp_path / "warehouse.ducklake"
     con = connect(warehouse)
     con.execute("CREATE TABLE bars_t (symbol VARCHAR, ts_close TIMESTAMPTZ, a DOUBLE, b BIGINT)")
     con.execute("INSERT INTO bars_t VALUES ('X', ?, 1.0, 1), ('X', ?, 2.0, 2)", [T0, T0 + timedelta(hours=1)])

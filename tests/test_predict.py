@@ -15,11 +15,10 @@ from barstore.checkpoints import load_model
 from barstore.errors import BarstoreError
 from barstore.feature_store import open_store
 from barstore.specs import MODELS
+from barstore.times import format_duration, parse_duration
 from inference.ensemble import HOURLY_MODEL, MINUTE_MODELS, EnsembleSettings, ModelOutput, decide
 from inference.predict import (
     ServingSettings,
-    format_duration,
-    parse_duration,
     parse_run_refs,
     staleness_limits,
 )

@@ -16,7 +16,7 @@ from barstore.warehouse import connect
 
 @pytest.fixture
 def warehouse(tmp_path):
-    path = tmp_path / "warehouse.duckdb"
+    path = tmp_path / "warehouse.ducklake"
     con = connect(path)
     con.execute("CREATE TABLE numbers AS SELECT i, i * i AS sq, 'n' || i AS name FROM range(120) t(i)")
     con.close()
@@ -89,7 +89,7 @@ def test_cli_errors_exit_non_zero_without_traceback(warehouse, tmp_path):
 def test_wide_results_are_shown_one_block_per_row(tmp_path, capsys):
     """A result too wide for the console (here 40 columns in 80 characters) is shown as `column value` lines per
     row instead of a table squeezed to empty cells; duplicate column names keep their own values."""
-    path = tmp_path / "warehouse.duckdb"
+    path = tmp_path / "warehouse.ducklake"
     con = connect(path)
     con.execute(
         "CREATE TABLE wide AS SELECT "

@@ -19,7 +19,7 @@ AGG = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": 
 
 
 def _warehouse(tmp_path):
-    return connect(tmp_path / "warehouse.duckdb")
+    return connect(tmp_path / "warehouse.ducklake")
 
 
 def _ingest(con, path, **opts):

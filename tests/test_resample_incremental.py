@@ -10,6 +10,7 @@ from barstore.transform.runner import build_models
 from barstore.warehouse import connect
 
 from .data_paths import DATA, PROJECT_DIR, need_data
+from .feature_helpers import rows_differing
 
 SQL = PROJECT_DIR / "sql"
 OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")
@@ -24,8 +25,8 @@ def _slice(tmp_path, name, lo, hi, symbols=("BTCUSDT", "SOLUSDT")):
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
         f"COPY (SELECT * REPLACE (CAST(ts_utc AS TIMESTAMPTZ) AS ts_utc) FROM '{src}' "
-        f"WHERE symbol IN {tuple(symbols)} AND CAST(ts_utc AS TIMESTAMPTZ) >= TIMESTAMPTZ '{lo}+00' "
-        f"AND CAST(ts_utc AS TIMESTAMPTZ) < TIMESTAMPTZ '{hi}+00' ORDER BY symbol, ts_utc) "
+        f"WHERE symbol IN {tuple(symbols)} AND CAST(ts_utc AS TIMESTAMPTZ) >= TIMESTAMPTZ '{lo}:00+00' "
+        f"AND CAST(ts_utc AS TIMESTAMPTZ) < TIMESTAMPTZ '{hi}:00+00' ORDER BY symbol, ts_utc) "
         f"TO '{path}' (FORMAT parquet)"
     )
     con.close()
@@ -37,16 +38,7 @@ def _build(con, **kw):
 
 
 def _same_table(a, b, table=TABLE):
-    a.execute(f"ATTACH '{b}' AS other (READ_ONLY)")
-    cols = [r[0] for r in a.execute(f"DESCRIBE {table}").fetchall()]
-    diff = a.execute(
-        f"SELECT count(*) FROM ((SELECT {', '.join(cols)} FROM {table} EXCEPT ALL "
-        f"SELECT {', '.join(cols)} FROM other.{table}) UNION ALL (SELECT {', '.join(cols)} FROM other.{table} "
-        f"EXCEPT ALL SELECT {', '.join(cols)} FROM {table}))"
-    ).fetchall()[0][0]
-    n = a.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    a.execute("DETACH other")
-    return diff, n
+    return rows_differing(a, b, table)
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,12 @@ import threading
 import time
 from datetime import UTC, timedelta
 
-import duckdb
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from barstore.specs import MODELS
+from barstore.warehouse import connect
 
 from .serving_fixtures import (
     AS_OF,
@@ -175,7 +175,7 @@ def test_serving_while_bars_arrive(server, tmp_path):
         asker.join()
     assert len(statuses) >= 5 and set(statuses) == {200}, statuses
     after = httpx.post(f"{url}/predict", json=body).json()["predictions"][0]["models"]
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+    with connect(home.warehouse, read_only=True) as con:
         for model, spec in MODELS.items():
             [(last,)] = con.execute(f"SELECT max(ts_close) FROM {spec.step_view} WHERE symbol = ?", [SYMBOL]).fetchall()
             assert after[model]["window_end"] == last.astimezone(UTC).isoformat().replace("+00:00", "Z"), model

@@ -23,6 +23,7 @@ from barstore.checkpoints import find_run, latest_run, list_runs, load_checkpoin
 from barstore.errors import BarstoreError
 from barstore.home import Workspace
 from barstore.inputs import Normalizer
+from barstore.lake import snapshot_id
 from barstore.specs import MODELS
 from barstore.splits import walk_forward
 from barstore.windows.selection import Selection, select_dataset
@@ -255,3 +256,5 @@ def test_train_model_trains_only_on_validated_data(fs):
     ckpt = load_checkpoint(result.run)
     assert ckpt["validation_report"] and ckpt["validation_report"].endswith(".html")
     assert result.metrics["samples"]["train"] > 0
+    # the warehouse snapshot it read, which `barstore train --snapshot N` reads again
+    assert ckpt["selection"]["snapshot"] == snapshot_id(con) > 0

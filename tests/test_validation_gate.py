@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -27,6 +26,7 @@ from barstore.cli.validation import register
 from barstore.errors import BarstoreError
 from barstore.feature_store import apply, open_store
 from barstore.home import Workspace, resolve_home
+from barstore.lake import copy_lake
 from barstore.specs import MODELS
 from barstore.splits import Splits, walk_forward
 from barstore.warehouse import connect
@@ -161,9 +161,8 @@ def test_a_stale_row_let_through_by_a_longer_feast_ttl_fails_alignment(fs, tmp_p
     nothing to the steps more than 4 days after the last 4h row and their windows are dropped; a registry whose
     features_4h ttl is 30 days joins those stale rows, the windows are kept, and the gate fails them."""
     ws, con, _ = fs
-    con.execute("CHECKPOINT")
     copy_ws = resolve_home(tmp_path)
-    shutil.copy(ws.warehouse, copy_ws.warehouse)
+    copy_lake(ws.warehouse, copy_ws.warehouse)
     copied = connect(copy_ws.warehouse)
     gap = (datetime(2022, 6, 10, tzinfo=UTC), datetime(2022, 6, 16, tzinfo=UTC))
     copied.execute(
@@ -262,11 +261,11 @@ def test_bad_raw_bars_fail(fs, passed):
     try:
         con.execute("""
             INSERT INTO raw.bars (symbol, timeframe, ts, open, high, low, close, volume, ingested_at) VALUES
-            ('BTCUSDT', '1h', '2030-01-01 00:00+00', 10, 9, 8, 9.5, 1, now()),      -- high < open
-            ('BTCUSDT', '1h', '2030-01-01 01:00+00', 10, 11, 10.5, 10.2, 1, now()),  -- low > close
-            ('BTCUSDT', '1h', '2030-01-01 02:00+00', 10, 11, 9, 10, -5, now()),     -- negative volume
-            ('BTCUSDT', '1h', '2030-01-01 03:00+00', 10, 11, 9, 10, 'NaN', now()),  -- NaN volume
-            ('BTCUSDT', '1h', '2030-01-01 03:00+00', 10, 11, 9, 10, 2, now())       -- a second bar at 03:00
+            ('BTCUSDT', '1h', '2030-01-01 00:00:00+00', 10, 9, 8, 9.5, 1, now()),      -- high < open
+            ('BTCUSDT', '1h', '2030-01-01 01:00:00+00', 10, 11, 10.5, 10.2, 1, now()),  -- low > close
+            ('BTCUSDT', '1h', '2030-01-01 02:00:00+00', 10, 11, 9, 10, -5, now()),     -- negative volume
+            ('BTCUSDT', '1h', '2030-01-01 03:00:00+00', 10, 11, 9, 10, 'NaN', now()),  -- NaN volume
+            ('BTCUSDT', '1h', '2030-01-01 03:00:00+00', 10, 11, 9, 10, 2, now())       -- a second bar at 03:00
         """)
         report = gate(fs, ds, splits, Selection(symbols=("BTCUSDT",)))
     finally:

@@ -113,7 +113,7 @@ def write_slice(path: Path, source: str, lo: str, hi: str, symbols: tuple[str, .
     if source == BINANCE:  # nanosecond timestamps in the file: written back as microseconds
         ts, bound, columns = (
             "CAST(ts_utc AS TIMESTAMPTZ)",
-            "TIMESTAMPTZ '{}+00'",
+            "TIMESTAMPTZ '{}:00+00'",
             "* REPLACE (CAST(ts_utc AS TIMESTAMPTZ) AS ts_utc)",
         )
     else:
@@ -217,7 +217,7 @@ def test_truncated_history_gives_the_same_rows(binance, tmp_path, cut):
     part = write_slice(tmp_path / "part.parquet", BINANCE, "2025-05-10 00:00", cut, ("ADAUSDT", "BTCUSDT"))
     con = warehouse(tmp_path / "cut.duckdb", [part], BINANCE_OPTS)
     truncated = rows(con)
-    assert truncated == rows(full, where=f"ts_close <= TIMESTAMPTZ '{cut}+00'")
+    assert truncated == rows(full, where=f"ts_close <= TIMESTAMPTZ '{cut}:00+00'")
     assert sum(r[3] is not None for r in truncated) > 0
     con.close()
 

@@ -153,16 +153,21 @@ def ingest(
 def build(
     select: str | None = typer.Option(None, "--select", "-s", help="dbt-like selector: name, name+, +name, folder/."),
     full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the warehouse's memory and thread settings."),
     home: str | None = HomeOpt,
 ):
-    """Build the SQL models in dependency order."""
+    """Build the SQL models in dependency order, in one commit (readers see the state before until it lands)."""
 
     def body():
         from ..transform.runner import build_models
         from ..warehouse import connect
+        from ..warehouse_settings import warehouse_settings
 
         ws = _workspace(home)
-        con = connect(ws.warehouse)
+        settings = warehouse_settings(home=ws.home, project_dir=ws.project_dir)
+        if verbose:
+            print("warehouse settings ([warehouse] in barstore_project.toml): " + "; ".join(settings.lines()))
+        con = connect(ws.warehouse, settings=settings)
         build_models(con, ws.sql_dir, select=select, full_refresh=full_refresh, show=True)
 
     _run(body)
@@ -218,6 +223,23 @@ def roll(
 
         cfg = set_roll_config(connect(_workspace(home).warehouse), root, back_adjust, offset_days)
         print(f"{cfg.root}: back_adjust={cfg.back_adjust}, roll_offset_days={cfg.roll_offset_days}")
+
+    _run(body)
+
+
+@app.command()
+def migrate(home: str | None = HomeOpt):
+    """Move a warehouse of the single-file layout (warehouse.duckdb) into the snapshot store."""
+
+    def body():
+        from ..migrate import migrate_home
+
+        ws = _workspace(home)
+        done = migrate_home(ws.home, ws.warehouse)
+        for name, n in done.rows.items():
+            print(f"{name}: {n:,} rows")
+        print(f"read with {done.exporter}; the old file is kept as {done.backup} (delete it when satisfied).")
+        print("Run `barstore build` next: the SQL models are rebuilt from the migrated bars.")
 
     _run(body)
 

@@ -10,6 +10,9 @@ SinceOpt = typer.Option(None, "--since", help="First decision time, UTC ISO (e.g
 UntilOpt = typer.Option(None, "--until", help="Last decision time, UTC ISO.")
 StrideOpt = typer.Option(1, "--stride", help="Keep every N-th step of each symbol.")
 MaxSamplesOpt = typer.Option(None, "--max-samples", help="Keep at most N samples, spread evenly in time.")
+SnapshotOpt = typer.Option(
+    None, "--snapshot", help="Read this warehouse snapshot (a run's selection.snapshot) instead of the latest."
+)
 
 
 def parse_time(text: str | None, option: str):
@@ -19,8 +22,16 @@ def parse_time(text: str | None, option: str):
     return parse_utc(text, option)
 
 
-def selection(symbols: str | None, since: str | None, until: str | None, stride: int, max_samples: int | None):
+def selection(
+    symbols: str | None,
+    since: str | None,
+    until: str | None,
+    stride: int,
+    max_samples: int | None,
+    snapshot: int | None = None,
+):
     from ..windows.selection import Selection
 
     names = tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else None
-    return Selection(names or None, parse_time(since, "--since"), parse_time(until, "--until"), stride, max_samples)
+    since_t, until_t = parse_time(since, "--since"), parse_time(until, "--until")
+    return Selection(names or None, since_t, until_t, stride, max_samples, snapshot)

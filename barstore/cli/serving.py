@@ -108,8 +108,10 @@ def serve(
 
         import uvicorn
 
-        from inference.predict import ServingSettings, open_predictor, parse_duration, parse_run_refs
+        from inference.predict import ServingSettings, open_predictor, parse_run_refs
         from inference.serve import create_app
+
+        from ..times import parse_duration
 
         ws = _workspace(home)
         serving = ServingSettings.from_project(ws.project_dir)
@@ -131,7 +133,7 @@ def print_report(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from inference.predict import format_duration
+    from ..times import format_duration
 
     # logs and test runners get a width that fits the table instead of rich's 80 columns
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

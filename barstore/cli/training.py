@@ -7,7 +7,7 @@ from enum import Enum
 import typer
 
 from . import _run, _workspace
-from .options import HomeOpt, MaxSamplesOpt, SinceOpt, StrideOpt, SymbolsOpt, UntilOpt, selection
+from .options import HomeOpt, MaxSamplesOpt, SinceOpt, SnapshotOpt, StrideOpt, SymbolsOpt, UntilOpt, selection
 
 
 class Device(str, Enum):
@@ -30,6 +30,7 @@ def train(
     until: str | None = UntilOpt,
     stride: int = StrideOpt,
     max_samples: int | None = MaxSamplesOpt,
+    snapshot: int | None = SnapshotOpt,
     epochs: int | None = typer.Option(
         None,
         "--epochs",
@@ -49,7 +50,7 @@ def train(
         from ..specs import model as model_spec
 
         model_spec(model)  # an unknown name fails before any data loads
-        sel = selection(symbols, since, until, stride, max_samples)
+        sel = selection(symbols, since, until, stride, max_samples, snapshot)
         train_model(_workspace(home), model, sel, epochs=epochs, seed=seed, device=device.value)
 
     _run(body)

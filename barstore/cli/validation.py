@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from .options import HomeOpt, MaxSamplesOpt, SinceOpt, StrideOpt, SymbolsOpt, UntilOpt, selection
+from .options import HomeOpt, MaxSamplesOpt, SinceOpt, SnapshotOpt, StrideOpt, SymbolsOpt, UntilOpt, selection
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         until: str | None = UntilOpt,
         stride: int = StrideOpt,
         max_samples: int | None = MaxSamplesOpt,
+        snapshot: int | None = SnapshotOpt,
         home: str | None = HomeOpt,
     ):
         """Check MODEL's raw bars, training set, point-in-time alignment, step spacing and splits (GX suites)."""
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
             from expectations.gate import validate_model
 
             report, _, _ = validate_model(
-                _workspace(home), model, selection(symbols, since, until, stride, max_samples)
+                _workspace(home), model, selection(symbols, since, until, stride, max_samples, snapshot)
             )
             console = Console()
             console.print(report.table())

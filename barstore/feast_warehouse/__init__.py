@@ -4,7 +4,7 @@ Select it in feature_store.yaml:
 
     offline_store:
       type: barstore.feast_warehouse.WarehouseOfflineStore
-      warehouse: path/to/warehouse.duckdb   # optional: default $BARSTORE_HOME/warehouse.duckdb
+      warehouse: path/to/warehouse.ducklake   # optional: default $BARSTORE_HOME/warehouse.ducklake
 
 and declare feature views over `WarehouseSource(table="features_1m")` (event time `ts_close`).
 Feast finds the config class by name next to the store class, so both are exported here. The exports

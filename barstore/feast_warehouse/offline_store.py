@@ -35,7 +35,7 @@ class WarehouseOfflineStoreConfig(FeastConfigBaseModel):
 
     type: Literal["barstore.feast_warehouse.WarehouseOfflineStore"] = "barstore.feast_warehouse.WarehouseOfflineStore"
     warehouse: str = ""
-    """The DuckDB file; relative paths are from the feature repo. Empty: $BARSTORE_HOME/warehouse.duckdb."""
+    """The warehouse catalog; relative paths are from the feature repo. Empty: $BARSTORE_HOME/warehouse.ducklake."""
 
 
 def _source(data_source: DataSource) -> WarehouseSource:

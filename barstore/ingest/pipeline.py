@@ -7,7 +7,9 @@ from time import perf_counter
 
 import duckdb
 
-from ..errors import BarstoreError, IngestError
+from ..errors import BarstoreError, IngestError, WarehouseLocked
+from ..warehouse import write_transaction
+from ..writer_lock import say_waiting
 from .checks import STAGE, Grid, stage_sql
 from .duplicates import resolve_duplicates
 from .load import Changes, log_changes, write_bars
@@ -21,6 +23,9 @@ from .report import IngestReport, SymbolCounts
 from .symbols import check_file_symbols, create_calendar_table, given_symbol, register_symbols, symbol_sql
 from .timestamps import text_sql
 
+# batch ids grow by one per ingest; taken under the write lock, so no two ingests share one
+NEXT_BATCH = "SELECT coalesce(max(batch_id), 0) + 1, current_timestamp FROM raw.ingest_log"
+
 
 def ingest_files(
     con: duckdb.DuckDBPyConnection, paths: list[Path], opts: IngestOptions, progress: bool = True
@@ -33,23 +38,20 @@ def ingest_files(
     if not paths:
         raise IngestError("no files to ingest")
     report = IngestReport(timeframe=opts.timeframe)
-    con.execute("BEGIN TRANSACTION")
     try:
-        report.batch_id, now = con.execute("SELECT nextval('raw.batch_seq'), current_timestamp").fetchall()[0]
-        with file_progress(progress, len(paths)) as shown:
-            for path in map(Path, paths):
-                shown.file(path)
-                report.counts += _ingest_file(con, path, opts, preset, report, now, shown)
-                shown.done()
-        con.execute("COMMIT")
+        with write_transaction(con, on_wait=say_waiting if progress else None):
+            report.batch_id, now = con.execute(NEXT_BATCH).fetchall()[0]
+            with file_progress(progress, len(paths)) as shown:
+                for path in map(Path, paths):
+                    shown.file(path)
+                    report.counts += _ingest_file(con, path, opts, preset, report, now, shown)
+                    shown.done()
+    except WarehouseLocked:
+        raise
     except BarstoreError as err:
-        con.execute("ROLLBACK")
         raise type(err)(
             f"{err}\nNothing was written: the ingest of all {len(paths)} file(s) of this command was rolled back."
         ) from None
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     report.elapsed = perf_counter() - started
     return report
 

@@ -162,9 +162,14 @@ def _read_json(con: duckdb.DuckDBPyConnection, path: Path, head: bytes, fmt: str
     layout = "newline_delimited" if fmt == "jsonl" else "auto"
     try:
         # sample_size=-1: infer types from every record, so a stray string makes the column text
-        # instead of failing half-way.
+        # instead of failing half-way. Times stay text (parsed as CSV times are): DuckDB 1.5 would read
+        # '09:30:00-05:00' as a naive TIMESTAMP in UTC, losing that it had a zone.
         with con.cursor() as cur:
-            rel = cur.sql("SELECT * FROM read_json($1, format = $2, sample_size = -1)", params=[str(path), layout])
+            rel = cur.sql(
+                "SELECT * FROM read_json($1, format = $2, sample_size = -1, timestampformat = 'ISO', "
+                "dateformat = 'ISO')",
+                params=[str(path), layout],
+            )
             # Columns mixing strings and numbers come back as JSON values; unquote them to plain text.
             table = rel.select(
                 ", ".join(

@@ -48,10 +48,11 @@ def register_symbols(con: duckdb.DuckDBPyConnection, symbols: list[str], opts: I
     if not symbols:
         return
     if opts.calendar:
-        con.executemany(
-            "INSERT INTO raw.symbols (symbol, calendar) VALUES (?, ?) "
-            "ON CONFLICT (symbol) DO UPDATE SET calendar = excluded.calendar",
-            [[s, opts.calendar] for s in symbols],
+        con.execute("UPDATE raw.symbols SET calendar = ? WHERE list_contains(?, symbol)", [opts.calendar, symbols])
+        con.execute(
+            "INSERT INTO raw.symbols (symbol, calendar, created_at) SELECT s, ?, current_timestamp "
+            "FROM unnest(?::VARCHAR[]) AS t(s) WHERE s NOT IN (SELECT symbol FROM raw.symbols)",
+            [opts.calendar, symbols],
         )
         return
     known = {
@@ -84,7 +85,7 @@ def create_calendar_table(con: duckdb.DuckDBPyConnection, symbols: list[str]) ->
     """Session zone and open per symbol, joined by the daily-grid rule."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {CALENDAR_TABLE} AS "
-        "SELECT s.symbol, c.tz AS cal_tz, c.session_open FROM raw.symbols s "
+        "SELECT s.symbol, c.tz AS cal_tz, to_seconds(c.session_open) AS session_open FROM raw.symbols s "
         "JOIN raw.calendars c ON c.name = s.calendar WHERE list_contains(?, s.symbol)",
         [symbols],
     )

@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 
 from ..errors import ModelError
+from ..warehouse import compact_warehouse, write_transaction
+from ..writer_lock import say_waiting
 from .dependencies import BUILD_WINDOW
 from .incremental import (
     RunRecord,
@@ -45,13 +47,13 @@ def build_models(
     """Build the selected models (all by default); on any error nothing is changed and ModelError is raised."""
     project = load_project(sql_dir)
     selected = select_models(project, select)
-    existing = _existing_relations(con)
-    check_references(project, selected, existing)
-    runs = last_runs(con)
     results: list[ModelResult] = []
     progress = _progress(show, len(selected))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    # what exists is read under the write lock: another writer may have committed while this one waited
+    with write_transaction(con, on_wait=say_waiting if show else None):
+        existing = _existing_relations(con)
+        check_references(project, selected, existing)
+        runs = last_runs(con)
         batch = max_batch_id(con)
         _run_macros(con, project)
         reset: set[str] = set()
@@ -68,13 +70,19 @@ def build_models(
                     progress.console.print(_progress_line(result), highlight=False)
         _forget_stale_descendants(con, project, reset, set(selected))
         drop_window(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    compacted = compact_warehouse(con)
     if show:
         print_summary(results)
+        if compacted:
+            print(_compaction_line(compacted))
     return results
+
+
+def _compaction_line(c) -> str:
+    return (
+        f"compacted in {c.seconds:.2f} s: {c.flushed_rows:,} inlined rows written out, {c.merged_files} small files "
+        f"merged, {c.expired_snapshots} snapshots expired, {c.deleted_files} old files deleted"
+    )
 
 
 def _build_one(
@@ -112,8 +120,9 @@ def _build_one(
         raise ModelError(f"{model.display_path}: {_message(err)}") from None
     existing[model.name] = relation_type
     seconds = time.perf_counter() - started
+    con.execute("DELETE FROM meta.model_runs WHERE model = ?", [model.name])
     con.execute(
-        "INSERT OR REPLACE INTO meta.model_runs VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
+        "INSERT INTO meta.model_runs VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
         [model.name, model.sql_hash, batch, mode, rows, seconds],
     )
     return ModelResult(model.name, model.materialized, mode, rows, seconds, reason or "")

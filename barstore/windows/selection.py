@@ -32,6 +32,7 @@ class Selection:
     until: datetime | None = None
     stride: int = 1
     max_samples: int | None = None
+    snapshot: int | None = None  # the warehouse snapshot to read (None: the last committed one)
 
     def __post_init__(self):
         if self.stride < 1:
@@ -51,6 +52,7 @@ class Selection:
             "until": self.until.isoformat() if self.until else None,
             "stride": self.stride,
             "max_samples": self.max_samples,
+            "snapshot": self.snapshot,
         }
 
 

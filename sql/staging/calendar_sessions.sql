@@ -14,9 +14,9 @@ days AS (
 SELECT
     c.name AS calendar,
     d.trading_day,
-    timezone(c.tz, d.trading_day + c.assign_from) AS assign_from,
-    timezone(c.tz, d.trading_day + c.session_open) AS session_start,
-    timezone(c.tz, d.trading_day + c.session_close) AS session_end
+    timezone(c.tz, d.trading_day + to_seconds(c.assign_from)) AS assign_from,
+    timezone(c.tz, d.trading_day + to_seconds(c.session_open)) AS session_start,
+    timezone(c.tz, d.trading_day + to_seconds(c.session_close)) AS session_end
 FROM raw.calendars AS c
 CROSS JOIN days AS d
 WHERE contains(c.weekdays, CAST(isodow(d.trading_day) AS VARCHAR))

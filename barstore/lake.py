@@ -1,0 +1,208 @@
+"""The snapshot store under the warehouse: a DuckLake (a SQLite catalog plus Parquet data files in the home).
+
+Every commit is a snapshot. A reader attaches the catalog and reads the last committed snapshot, so a writer
+(ingest, build) never blocks it, and a writer killed at any instant leaves only unreferenced Parquet files behind
+(removed by the next writer, barstore.writer_lock). Attaching `SNAPSHOT_VERSION n` re-reads an old snapshot: a
+training run records the id it read.
+
+One in-memory DuckDB per process (the engine) holds the extensions and the memory settings; each connection is a
+cursor of it with the lake attached under its own name, detached once the cursor is closed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import shutil
+import sqlite3
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from .warehouse_settings import WarehouseSettings, warehouse_settings
+
+EXTENSIONS = (("duckdb_extension_sqlite_scanner", "sqlite_scanner"), ("duckdb_extension_ducklake", "ducklake"))
+# WAL: with SQLite's default journal a commit fails while a reader holds a transaction (duckdb/ducklake#128).
+# OVERRIDE_DATA_PATH: the data folder is wherever the catalog is now, so a home can be moved or copied.
+CATALOG_OPTIONS = (
+    "META_JOURNAL_MODE 'WAL', META_BUSY_TIMEOUT {busy_ms}, DATA_INLINING_ROW_LIMIT {inline}, OVERRIDE_DATA_PATH true"
+)
+
+_engine: list[duckdb.DuckDBPyConnection] = []
+_lock = threading.Lock()
+_names = itertools.count()
+_attached: dict[str, weakref.ref] = {}  # alias -> the cursor using it (weak: a dropped cursor frees it)
+_catalogs: dict[str, Path] = {}  # alias -> its catalog file
+
+
+def data_path(catalog: Path) -> Path:
+    """The folder of the lake's Parquet files, beside its catalog."""
+    return catalog.parent / f"{catalog.stem}_files"
+
+
+def _extension(package: str, name: str) -> str:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"the {package} package is missing: reinstall barstore (pip install -e .)")
+    return str(Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension")
+
+
+def engine(settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnection:
+    """This process's DuckDB, made on first use with `settings` (later calls share it and its settings)."""
+    with _lock:
+        if not _engine:
+            s = settings or warehouse_settings()
+            s.temp_directory.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(config=s.duckdb_config())
+            for package, name in EXTENSIONS:  # by path: `INSTALL ducklake` would need the internet
+                con.execute(f"LOAD '{_extension(package, name)}'")
+            _engine.append(con)
+        return _engine[0]
+
+
+def _literal(text: str | Path) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def attach(
+    catalog: Path,
+    read_only: bool = False,
+    snapshot: int | None = None,
+    settings: WarehouseSettings | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A connection whose default catalog is the lake at `catalog` (TimeZone UTC): read-only at its last
+    snapshot, or at `snapshot`, when asked."""
+    s = settings or warehouse_settings(home=catalog.parent)
+    base = engine(s)
+    _detach_closed(base)
+    con = base.cursor()
+    alias = f"lake_{next(_names)}"
+    options = [f"DATA_PATH {_literal(str(data_path(catalog)) + '/')}"]
+    options.append(CATALOG_OPTIONS.format(busy_ms=int(s.busy_timeout * 1000), inline=s.inline_rows))
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    con.execute(f"ATTACH {_literal('ducklake:sqlite:' + str(catalog))} AS {alias} ({', '.join(options)})")
+    con.execute(f"USE {alias}")
+    con.execute("SET TimeZone = 'UTC'")
+    with _lock:
+        _attached[alias] = weakref.ref(con)
+        _catalogs[alias] = catalog
+    return con
+
+
+def catalog_of(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The catalog file of a connection made by `attach` (None for any other connection)."""
+    return _catalogs.get(con.execute("SELECT current_database()").fetchone()[0])
+
+
+def _detach_closed(base: duckdb.DuckDBPyConnection) -> None:
+    """Detach the lakes whose cursors were closed since (a closed cursor refuses every statement)."""
+    with _lock:
+        aliases = list(_attached.items())
+    for alias, ref in aliases:
+        con = ref()
+        if con is not None:
+            try:
+                con.execute("SELECT 1")
+                continue
+            except duckdb.ConnectionException:
+                pass
+        with _lock:
+            _attached.pop(alias, None)
+            _catalogs.pop(alias, None)
+        try:
+            base.execute(f"DETACH DATABASE IF EXISTS {alias}")
+        except duckdb.Error:
+            pass  # still in use by a statement of another thread: next time
+
+
+def snapshot_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The snapshot this connection reads (the last committed one unless it was attached at another)."""
+    alias = con.execute("SELECT current_database()").fetchone()[0]
+    return int(con.execute(f"FROM {alias}.current_snapshot()").fetchone()[0])
+
+
+def copy_lake(catalog: Path, dest: Path) -> None:
+    """Copy the lake at `catalog` to the catalog path `dest` (a consistent copy of the catalog, through SQLite's
+    backup, while writers may be at work; then its data files)."""
+    with sqlite3.connect(catalog) as src, sqlite3.connect(dest) as out:
+        src.backup(out)
+    if data_path(catalog).is_dir():  # absent while every commit is small enough to sit in the catalog
+        shutil.copytree(data_path(catalog), data_path(dest), dirs_exist_ok=True)
+
+
+# Files a merge replaced stay on disk this long, for queries that were reading them when it ran.
+CLEANUP_GRACE_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Compaction:
+    flushed_rows: int  # inlined rows written out to Parquet
+    merged_files: int  # small files merged into larger ones
+    expired_snapshots: int
+    deleted_files: int
+    seconds: float
+
+
+def compact(con: duckdb.DuckDBPyConnection, retention_s: float, keep: set[int] = frozenset()) -> Compaction:
+    """Keep the lake's files few after many small commits: write out inlined rows, merge adjacent small files,
+    rewrite files with many deleted rows, expire the snapshots older than `retention_s` (except those in `keep`)
+    and delete the files no snapshot references any more. Merged files keep every snapshot's rows, so time
+    travel to the snapshots kept still works. The caller holds the writer lock; each step commits on its own."""
+    start = time.perf_counter()
+    name = con.execute("SELECT current_database()").fetchone()[0]
+    alias = _literal(name)
+    flushed = con.execute(f"CALL ducklake_flush_inlined_data({alias})").fetchall()
+    merged = con.execute(f"CALL ducklake_merge_adjacent_files({alias})").fetchall()
+    con.execute(f"CALL ducklake_rewrite_data_files({alias})").fetchall()
+    cutoff = datetime.now(UTC) - timedelta(seconds=retention_s)
+    expire = [
+        sid
+        for (sid,) in con.execute(
+            f"SELECT snapshot_id FROM ducklake_snapshots({alias}) WHERE snapshot_time < ? "
+            f"AND snapshot_id < (SELECT max(snapshot_id) FROM ducklake_snapshots({alias}))",
+            [cutoff],
+        ).fetchall()
+        if sid not in keep
+    ]
+    if expire:
+        con.execute(f"CALL ducklake_expire_snapshots({alias}, versions => ?)", [expire]).fetchall()
+    deleted = _delete_scheduled(con, name, catalog_of(con))
+    return Compaction(
+        flushed_rows=sum(int(r[-1] or 0) for r in flushed),
+        merged_files=sum(int(r[2] or 0) for r in merged),
+        expired_snapshots=len(expire),
+        deleted_files=deleted,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _delete_scheduled(con: duckdb.DuckDBPyConnection, alias: str, catalog: Path | None) -> int:
+    """Delete the files DuckLake scheduled for deletion more than CLEANUP_GRACE_S ago. Done here because
+    `ducklake_cleanup_old_files(older_than => ...)` of 1.5.5 deletes files scheduled a moment ago as well."""
+    if catalog is None:
+        return 0
+    table = f"__ducklake_metadata_{alias}.ducklake_files_scheduled_for_deletion"
+    cutoff = datetime.now(UTC) - timedelta(seconds=CLEANUP_GRACE_S)
+    rows = con.execute(
+        f"SELECT data_file_id, path, path_is_relative FROM {table} WHERE CAST(schedule_start AS TIMESTAMPTZ) < ?",
+        [cutoff],
+    ).fetchall()
+    for _, path, relative in rows:
+        (data_path(catalog) / path if relative else Path(path)).unlink(missing_ok=True)
+    if rows:
+        con.execute(f"DELETE FROM {table} WHERE list_contains(?, data_file_id)", [[r[0] for r in rows]])
+    return len(rows)
+
+
+def data_files(catalog: Path) -> int:
+    """How many Parquet files the lake holds on disk (referenced or awaiting deletion)."""
+    folder = data_path(catalog)
+    return sum(1 for _ in folder.rglob("*.parquet")) if folder.is_dir() else 0
