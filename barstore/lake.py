@@ -37,7 +37,7 @@ _engine: list[duckdb.DuckDBPyConnection] = []
 _lock = threading.Lock()
 _names = itertools.count()
 _attached: dict[str, weakref.ref] = {}  # alias -> the cursor using it (weak: a dropped cursor frees it)
-_catalogs: dict[str, Path] = {}  # alias -> its catalog file
+_lakes: dict[str, tuple[Path, WarehouseSettings]] = {}  # alias -> its catalog file and the settings it was opened with
 
 
 def data_path(catalog: Path) -> Path:
@@ -81,32 +81,43 @@ def attach(
     base = engine(s)
     _detach_closed(base)
     con = base.cursor()
-    alias = f"lake_{next(_names)}"
+    name = f"lake_{next(_names)}"
     options = [f"DATA_PATH {_literal(str(data_path(catalog)) + '/')}"]
     options.append(CATALOG_OPTIONS.format(busy_ms=int(s.busy_timeout * 1000), inline=s.inline_rows))
     if read_only:
         options.append("READ_ONLY")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-    con.execute(f"ATTACH {_literal('ducklake:sqlite:' + str(catalog))} AS {alias} ({', '.join(options)})")
-    con.execute(f"USE {alias}")
+    con.execute(f"ATTACH {_literal('ducklake:sqlite:' + str(catalog))} AS {name} ({', '.join(options)})")
+    con.execute(f"USE {name}")
     con.execute("SET TimeZone = 'UTC'")
     with _lock:
-        _attached[alias] = weakref.ref(con)
-        _catalogs[alias] = catalog
+        _attached[name] = weakref.ref(con)
+        _lakes[name] = (catalog, s)
     return con
+
+
+def alias(con: duckdb.DuckDBPyConnection) -> str:
+    """The name the connection's lake is attached under (its default catalog)."""
+    return con.execute("SELECT current_database()").fetchone()[0]
+
+
+def lake_of(con: duckdb.DuckDBPyConnection) -> tuple[Path, WarehouseSettings] | None:
+    """The catalog file and settings of a connection made by `attach` (None for any other connection)."""
+    return _lakes.get(alias(con))
 
 
 def catalog_of(con: duckdb.DuckDBPyConnection) -> Path | None:
     """The catalog file of a connection made by `attach` (None for any other connection)."""
-    return _catalogs.get(con.execute("SELECT current_database()").fetchone()[0])
+    found = lake_of(con)
+    return found[0] if found else None
 
 
 def _detach_closed(base: duckdb.DuckDBPyConnection) -> None:
     """Detach the lakes whose cursors were closed since (a closed cursor refuses every statement)."""
     with _lock:
         aliases = list(_attached.items())
-    for alias, ref in aliases:
+    for name, ref in aliases:
         con = ref()
         if con is not None:
             try:
@@ -115,18 +126,22 @@ def _detach_closed(base: duckdb.DuckDBPyConnection) -> None:
             except duckdb.ConnectionException:
                 pass
         with _lock:
-            _attached.pop(alias, None)
-            _catalogs.pop(alias, None)
+            _attached.pop(name, None)
+            _lakes.pop(name, None)
         try:
-            base.execute(f"DETACH DATABASE IF EXISTS {alias}")
+            base.execute(f"DETACH DATABASE IF EXISTS {name}")
         except duckdb.Error:
             pass  # still in use by a statement of another thread: next time
 
 
 def snapshot_id(con: duckdb.DuckDBPyConnection) -> int:
     """The snapshot this connection reads (the last committed one unless it was attached at another)."""
-    alias = con.execute("SELECT current_database()").fetchone()[0]
-    return int(con.execute(f"FROM {alias}.current_snapshot()").fetchone()[0])
+    return int(con.execute(f"FROM {alias(con)}.current_snapshot()").fetchone()[0])
+
+
+def delete_orphans(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete the data files no snapshot references (what a writer killed mid-write leaves)."""
+    con.execute(f"CALL ducklake_delete_orphaned_files({_literal(alias(con))}, cleanup_all => true)")
 
 
 def copy_lake(catalog: Path, dest: Path) -> None:
@@ -157,23 +172,23 @@ def compact(con: duckdb.DuckDBPyConnection, retention_s: float, keep: set[int] =
     and delete the files no snapshot references any more. Merged files keep every snapshot's rows, so time
     travel to the snapshots kept still works. The caller holds the writer lock; each step commits on its own."""
     start = time.perf_counter()
-    name = con.execute("SELECT current_database()").fetchone()[0]
-    alias = _literal(name)
-    flushed = con.execute(f"CALL ducklake_flush_inlined_data({alias})").fetchall()
-    merged = con.execute(f"CALL ducklake_merge_adjacent_files({alias})").fetchall()
-    con.execute(f"CALL ducklake_rewrite_data_files({alias})").fetchall()
+    name = alias(con)
+    lake = _literal(name)
+    flushed = con.execute(f"CALL ducklake_flush_inlined_data({lake})").fetchall()
+    merged = con.execute(f"CALL ducklake_merge_adjacent_files({lake})").fetchall()
+    con.execute(f"CALL ducklake_rewrite_data_files({lake})").fetchall()
     cutoff = datetime.now(UTC) - timedelta(seconds=retention_s)
     expire = [
         sid
         for (sid,) in con.execute(
-            f"SELECT snapshot_id FROM ducklake_snapshots({alias}) WHERE snapshot_time < ? "
-            f"AND snapshot_id < (SELECT max(snapshot_id) FROM ducklake_snapshots({alias}))",
+            f"SELECT snapshot_id FROM ducklake_snapshots({lake}) WHERE snapshot_time < ? "
+            f"AND snapshot_id < (SELECT max(snapshot_id) FROM ducklake_snapshots({lake}))",
             [cutoff],
         ).fetchall()
         if sid not in keep
     ]
     if expire:
-        con.execute(f"CALL ducklake_expire_snapshots({alias}, versions => ?)", [expire]).fetchall()
+        con.execute(f"CALL ducklake_expire_snapshots({lake}, versions => ?)", [expire]).fetchall()
     deleted = _delete_scheduled(con, name, catalog_of(con))
     return Compaction(
         flushed_rows=sum(int(r[-1] or 0) for r in flushed),
@@ -184,12 +199,12 @@ def compact(con: duckdb.DuckDBPyConnection, retention_s: float, keep: set[int] =
     )
 
 
-def _delete_scheduled(con: duckdb.DuckDBPyConnection, alias: str, catalog: Path | None) -> int:
+def _delete_scheduled(con: duckdb.DuckDBPyConnection, name: str, catalog: Path | None) -> int:
     """Delete the files DuckLake scheduled for deletion more than CLEANUP_GRACE_S ago. Done here because
     `ducklake_cleanup_old_files(older_than => ...)` of 1.5.5 deletes files scheduled a moment ago as well."""
     if catalog is None:
         return 0
-    table = f"__ducklake_metadata_{alias}.ducklake_files_scheduled_for_deletion"
+    table = f"__ducklake_metadata_{name}.ducklake_files_scheduled_for_deletion"
     cutoff = datetime.now(UTC) - timedelta(seconds=CLEANUP_GRACE_S)
     rows = con.execute(
         f"SELECT data_file_id, path, path_is_relative FROM {table} WHERE CAST(schedule_start AS TIMESTAMPTZ) < ?",

@@ -225,13 +225,10 @@ def write_transaction(con: duckdb.DuckDBPyConnection, on_wait=None) -> Iterator[
     if id(con) in _in_transaction:
         yield
         return
-    catalog = lake.catalog_of(con)
-    if catalog is None:
-        raise BarstoreError("write_transaction needs a connection from barstore.warehouse.connect")
-    settings = warehouse_settings(home=catalog.parent)
+    catalog, settings = _lake_of(con, "write_transaction")
     with writer_lock(catalog, settings.writer_wait, on_wait) as crashed:
         if crashed:  # the last writer died mid-write: its Parquet files are referenced by no snapshot
-            clean_orphans(con)
+            lake.delete_orphans(con)
         con.execute("BEGIN TRANSACTION")
         _in_transaction.add(id(con))
         try:
@@ -257,25 +254,23 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection, on_wait=None) -> lake.Comp
     write transaction (compaction commits step by step: the next build outside one compacts)."""
     if id(con) in _in_transaction:
         return None
-    catalog = lake.catalog_of(con)
-    if catalog is None:
-        raise BarstoreError("compact_warehouse needs a connection from barstore.warehouse.connect")
-    settings = warehouse_settings(home=catalog.parent)
+    catalog, settings = _lake_of(con, "compact_warehouse")
     keep = trained_snapshots(Workspace(catalog.parent).models_dir)
     with writer_lock(catalog, settings.writer_wait, on_wait):
         return lake.compact(con, settings.snapshot_retention, keep)
 
 
-def clean_orphans(con: duckdb.DuckDBPyConnection) -> None:
-    alias = con.execute("SELECT current_database()").fetchone()[0]
-    con.execute(f"CALL ducklake_delete_orphaned_files('{alias}', cleanup_all => true)")
+def _lake_of(con: duckdb.DuckDBPyConnection, what: str) -> tuple[Path, WarehouseSettings]:
+    """The catalog and the settings `connect` opened this connection with (so --project-dir's hold throughout)."""
+    found = lake.lake_of(con)
+    if found is None:
+        raise BarstoreError(f"{what} needs a connection from barstore.warehouse.connect")
+    return found
 
 
 def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params=None, **relations):
     """A query's result as an Arrow table, on a connection the caller may have used before; `relations` (Arrow
-    tables or frames) are registered under their keyword names for the query only.
-
-    """
+    tables or frames) are registered under their keyword names for the query only."""
     for name, relation in relations.items():
         con.register(name, relation)
     try:

@@ -99,10 +99,13 @@ def validate_model(
     own = con is None  # a connection opened here is closed here
     con = connect(ws.warehouse, read_only=True, snapshot=selection.snapshot) if own else con
     try:
-        with reading_snapshot(ws.warehouse, snapshot_id(con)):  # Feast's retrieval reads the same snapshot
+        snapshot = snapshot_id(con)
+        with reading_snapshot(ws.warehouse, snapshot):  # Feast's retrieval reads the same snapshot
             ds = select_dataset(ws, model, selection, store=open_store(ws) if store is None else store, con=con)
             splits = walk_forward(ds.timestamps, ds.label_times, shares or project_shares(ws.project_dir))
-            return validate_dataset(ws, spec, ds, splits, con, selection, settings), ds, splits
+            report = validate_dataset(ws, spec, ds, splits, con, selection, settings)
+        report.snapshot = snapshot
+        return report, ds, splits
     finally:
         if own:
             con.close()

@@ -65,6 +65,7 @@ class ValidationReport:
     outcomes: list[Outcome]
     docs_path: Path
     counts: dict[str, int] = field(default_factory=dict)  # samples, per split, purged, rows checked per frame
+    snapshot: int | None = None  # the warehouse snapshot the data was read from (validate_model)
 
     @classmethod
     def from_results(cls, model: str, results: list, docs_path: Path, counts: dict[str, int]) -> ValidationReport:

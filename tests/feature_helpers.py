@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from barstore import lake
 from barstore.ingest import IngestOptions, ingest_files
 from barstore.transform.runner import build_models
 from barstore.warehouse import connect
@@ -78,7 +79,7 @@ def other_warehouse(other_db: Path):
     """The name under which connections of this process reach the warehouse `other_db` (read-only)."""
     other = connect(other_db, read_only=True)
     try:
-        yield other.execute("SELECT current_database()").fetchone()[0]
+        yield lake.alias(other)
     finally:
         other.close()
 

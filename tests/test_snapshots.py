@@ -90,7 +90,7 @@ def holder(home: Path, what: str, arg: Path, **env: str) -> subprocess.Popen:
 
 def orphans(home: Path) -> list:
     con = connect(home / "warehouse.ducklake")  # a dry run, but DuckLake wants a writable attach for it
-    alias = con.execute("SELECT current_database()").fetchone()[0]
+    alias = lake.alias(con)
     found = con.execute(f"CALL ducklake_delete_orphaned_files('{alias}', dry_run => true, cleanup_all => true)")
     return found.fetchall()
 

@@ -66,9 +66,7 @@ def train_model(
 ) -> RunResult:
     """Validate the selection's windows of `model` (`settings`: the gate's ValidationSettings, None for the
     project's), and train on them only if they pass."""
-    from barstore import lake
     from barstore.specs import model as model_spec
-    from barstore.warehouse import current_snapshot
     from expectations.gate import validate_model
 
     from .config import load_config
@@ -76,12 +74,11 @@ def train_model(
     spec = model_spec(model)
     config = load_config(ws)
     resolve_device(device)  # a bad --device fails before the data loads
-    if selection.snapshot is None:  # recorded in the run, so that `--snapshot N` re-reads exactly this data
-        selection = replace(selection, snapshot=lake.snapshot_id(con) if con else current_snapshot(ws.warehouse))
     report, dataset, splits = validate_model(
         ws, model, selection, store=store, con=con, settings=settings, shares=config.split_shares
     )
     report.raise_if_failed()
+    selection = replace(selection, snapshot=report.snapshot)  # recorded: `--snapshot N` reads this data again
     return fit_dataset(
         ws,
         spec,
