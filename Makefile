@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean system-deps
+.PHONY: install demo test lint bench bench-scale clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(STAMP) system-deps lint
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(VENV)/bin/python $$b; done
+
+# The users' scale end to end (not in CI: ~25 minutes on 2 cores); see BENCHMARKS.md.
+bench-scale: $(STAMP)
+	$(VENV)/bin/python benchmarks/scale_end_to_end.py --symbols 118 300 --sp500
 
 clean:
 	rm -rf .barstore $(VENV)

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from . import lake
+from .calendars import cover_stored_bars
 from .errors import BarstoreError
 from .warehouse import OLD_LAYOUT, init_schema, write_transaction
 
@@ -106,6 +107,7 @@ def _import(catalog: Path, exported: Path) -> dict[str, int]:
                 file = str(path).replace("'", "''")
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet('{file}')")
                 rows[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            cover_stored_bars(con)
     finally:
         con.close()
     return rows

@@ -13,9 +13,8 @@ run reproduces a shorter one's bars exactly: re-running the demo with more days 
 
 from __future__ import annotations
 
-import re
 import zlib
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -24,8 +23,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
+from .calendars import BUILTIN, builtin_sessions
 from .errors import BarstoreError
-from .warehouse import CALENDARS
 
 MINUTE_US = 60_000_000
 PRICE_DECIMALS = 2
@@ -40,32 +39,15 @@ class _Profile(NamedTuple):
     annual_vol: float
     base_volume: float  # volume of an average bar
     volume_decimals: int
+    bars_per_session: int  # of a full session: scales the volatility clusters' lifetimes
+    sessions_per_year: float
 
 
+_WEEKDAYS_PER_YEAR = 365.25 * 5 / 7
 _PROFILES = {
-    "crypto_24x7": _Profile(annual_vol=0.60, base_volume=25.0, volume_decimals=4),
-    "cme_globex": _Profile(annual_vol=0.17, base_volume=900.0, volume_decimals=0),
-    "us_rth": _Profile(annual_vol=0.17, base_volume=60_000.0, volume_decimals=0),
-}
-
-
-class _Session(NamedTuple):
-    tz: str
-    open_minutes: int  # session open, minutes after local midnight of the trading day (may be < 0)
-    close_minutes: int
-    weekdays: frozenset[int]  # ISO weekdays that are trading days
-
-
-def _interval_minutes(text: str) -> int:
-    units = {"hour": 60, "minute": 1}
-    parts = re.findall(r"(-?\d+)\s*(hour|minute)s?", text)
-    return sum(int(n) * units[u] for n, u in parts)
-
-
-# Read from the warehouse's calendar table definition so the generator and the resampler agree.
-_SESSIONS = {
-    name: _Session(tz, _interval_minutes(opens), _interval_minutes(closes), frozenset(int(d) for d in weekdays))
-    for name, tz, _assign, opens, closes, weekdays, _desc in CALENDARS
+    "crypto_24x7": _Profile(0.60, 25.0, 4, 1440, 365.25),
+    "cme_globex": _Profile(0.17, 900.0, 0, 1380, _WEEKDAYS_PER_YEAR),
+    "us_rth": _Profile(0.17, 60_000.0, 0, 390, _WEEKDAYS_PER_YEAR),
 }
 
 
@@ -74,40 +56,34 @@ class _Grid(NamedTuple):
     local_minute: np.ndarray  # minute of the local day at bar start
     weekday: np.ndarray  # ISO weekday of the bar's trading day
     gap_minutes: np.ndarray  # closed minutes before this bar (0 inside a session)
-    bars_per_session: int
 
 
 def _session_grid(calendar: str, start: date, days: int) -> _Grid:
-    """Bar start times of every session whose trading day falls in [start, start + days)."""
-    spec = _SESSIONS[calendar]
-    zone = ZoneInfo(spec.tz)
-    opens, counts, weekdays = [], [], []
-    for i in range(days):
-        day = start + timedelta(days=i)
-        if day.isoweekday() not in spec.weekdays:
-            continue
-        midnight = datetime.combine(day, time(0))
-        # Wall-clock arithmetic, then the zone's offset at that wall time: DST-correct open and close.
-        open_local = (midnight + timedelta(minutes=spec.open_minutes)).replace(tzinfo=zone)
-        close_local = (midnight + timedelta(minutes=spec.close_minutes)).replace(tzinfo=zone)
-        open_utc = int(open_local.timestamp()) * 1_000_000
-        opens.append(open_utc)
-        counts.append((int(close_local.timestamp()) * 1_000_000 - open_utc) // MINUTE_US)
+    """Bar start times of every session (the warehouse's, barstore.calendars) whose trading day falls in
+    [start, start + days)."""
+    sessions = builtin_sessions(calendar, start, start + timedelta(days=days - 1)) if days > 0 else None
+    if sessions is None or not len(sessions):
+        empty = np.zeros(0, dtype=np.int64)
+        return _Grid(empty, empty, empty, empty)
+    opens_a = sessions["session_start"].cast(pa.int64()).to_numpy()
+    counts_a = (sessions["session_end"].cast(pa.int64()).to_numpy() - opens_a) // MINUTE_US
+    zone = ZoneInfo(BUILTIN[calendar].tz)
+    open_minute, weekdays = [], []
+    for day, opened in zip(sessions["trading_day"].to_pylist(), opens_a.tolist()):
+        local = datetime.fromtimestamp(opened / 1e6, zone)
+        open_minute.append(local.hour * 60 + local.minute)
         weekdays.append(day.isoweekday())
-    opens_a = np.asarray(opens, dtype=np.int64)
-    counts_a = np.asarray(counts, dtype=np.int64)
     n = int(counts_a.sum())
     first = np.cumsum(counts_a) - counts_a
     offset = np.arange(n, dtype=np.int64) - np.repeat(first, counts_a)
     ts_us = np.repeat(opens_a, counts_a) + offset * MINUTE_US
     # No session spans a DST change (they happen on Sunday 02:00, when these markets are closed), so the
     # local minute is the open's local minute plus the offset.
-    local_minute = (spec.open_minutes + offset) % 1440
+    local_minute = (np.repeat(np.asarray(open_minute, dtype=np.int64), counts_a) + offset) % 1440
     gap = np.zeros(n, dtype=np.int64)
     if n:
         gap[1:] = (np.diff(ts_us) - MINUTE_US) // MINUTE_US
-    bars_per_session = spec.close_minutes - spec.open_minutes
-    return _Grid(ts_us, local_minute, np.repeat(np.asarray(weekdays, dtype=np.int64), counts_a), gap, bars_per_session)
+    return _Grid(ts_us, local_minute, np.repeat(np.asarray(weekdays, dtype=np.int64), counts_a), gap)
 
 
 def _rth_u_shape(u: np.ndarray) -> np.ndarray:
@@ -182,12 +158,11 @@ def generate_minute_bars(
     profile = _PROFILES[calendar]
     grid = _session_grid(calendar, start, days)
     n = len(grid.ts_us)
-    spec = _SESSIONS[calendar]
-    bars_per_year = grid.bars_per_session * len(spec.weekdays) * 365.25 / 7
+    bars_per_year = profile.bars_per_session * profile.sessions_per_year
     sigma_minute = profile.annual_vol / np.sqrt(bars_per_year)
 
     shape = _raw_volume_shape(calendar, grid.local_minute, grid.weekday) / _shape_mean(calendar)
-    cluster = _volatility_multiplier(seed, symbol, n, grid.bars_per_session)
+    cluster = _volatility_multiplier(seed, symbol, n, profile.bars_per_session)
     spikes = _stream(seed, symbol, "spike").random(n) < _SPIKE_PROBABILITY
     # Volatility follows activity (sqrt of the volume shape keeps the mean variance at sigma_minute^2).
     sigma = sigma_minute * np.sqrt(shape) * cluster * np.where(spikes, 2.5, 1.0)

@@ -9,35 +9,44 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from . import lake
+from . import calendars, lake
 from .checkpoints import trained_snapshots
 from .errors import BarstoreError
 from .home import Workspace
 from .warehouse_settings import WarehouseSettings, warehouse_settings
 from .writer_lock import writer_lock
 
+COMPACTED = ".compacted"  # beside the catalog: its modification time is the last compaction's
 OLD_LAYOUT = "warehouse.duckdb"  # one DuckDB file in the home: the layout before the snapshot store
 
 RAW_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS meta;
 
--- Session calendars: resampling needs each symbol's trading day and session hours.
+-- Session calendars (barstore/calendars.py): resampling, labels and the spine need each symbol's sessions.
 CREATE TABLE IF NOT EXISTS raw.calendars (
-    name          VARCHAR NOT NULL,  -- unique
-    tz            VARCHAR NOT NULL,   -- zone the session hours are written in
-    -- offsets in seconds from local midnight of trading day D (Parquet holds no negative INTERVAL)
-    assign_from   INTEGER NOT NULL,   -- a bar belongs to trading day D when ts >= D + assign_from (local)
-    session_open  INTEGER NOT NULL,   -- D + session_open (local) = session start; may be negative (previous evening)
-    session_close INTEGER NOT NULL,   -- D + session_close (local) = session end
-    weekdays      VARCHAR NOT NULL,   -- ISO weekdays (1=Mon) that are trading days
-    description   VARCHAR
+    name        VARCHAR NOT NULL,  -- unique
+    tz          VARCHAR NOT NULL,  -- zone the sessions are written in; daily bars dated at its midnight
+    source      VARCHAR NOT NULL,  -- 'exchange_calendars <version> <code>', 'rule' or 'file <path>'
+    first_day   DATE,              -- raw.sessions holds every trading day in [first_day, last_day]
+    last_day    DATE,
+    description VARCHAR
+);
+
+-- One row per (calendar, trading_day): the session [session_start, session_end), UTC. Days absent
+-- inside a calendar's [first_day, last_day] are closed (weekends, holidays).
+CREATE TABLE IF NOT EXISTS raw.sessions (
+    calendar      VARCHAR NOT NULL,
+    trading_day   DATE NOT NULL,
+    session_start TIMESTAMPTZ NOT NULL,
+    session_end   TIMESTAMPTZ NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS raw.symbols (
@@ -115,30 +124,6 @@ CREATE TABLE IF NOT EXISTS meta.model_runs (
     built_at      TIMESTAMPTZ NOT NULL
 );
 """
-
-CALENDARS = [
-    # name, tz, assign_from, session_open, session_close, weekdays, description
-    ("crypto_24x7", "UTC", "0 hours", "0 hours", "24 hours", "1234567", "UTC days, every day"),
-    (
-        "us_rth",
-        "America/New_York",
-        "0 hours",
-        "9 hours 30 minutes",
-        "16 hours",
-        "12345",
-        "US regular trading hours 09:30-16:00 New York, Mon-Fri",
-    ),
-    (
-        "cme_globex",
-        "America/New_York",
-        "-7 hours",
-        "-6 hours",
-        "17 hours",
-        "12345",
-        "CME Globex: 18:00 previous evening to 17:00 New York, labelled by the day it ends; "
-        "Sunday evening opens Monday",
-    ),
-]
 
 
 def quote_ident(name: str) -> str:
@@ -255,9 +240,14 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection, on_wait=None) -> lake.Comp
     if id(con) in _in_transaction:
         return None
     catalog, settings = _lake_of(con, "compact_warehouse")
+    stamp = catalog.with_name(catalog.name + COMPACTED)
+    if stamp.exists() and time.time() - stamp.stat().st_mtime < settings.compact_interval:
+        return None
     keep = trained_snapshots(Workspace(catalog.parent).models_dir)
     with writer_lock(catalog, settings.writer_wait, on_wait):
-        return lake.compact(con, settings.snapshot_retention, keep)
+        done = lake.compact(con, settings.snapshot_retention, keep)
+    stamp.touch()
+    return done
 
 
 def _lake_of(con: duckdb.DuckDBPyConnection, what: str) -> tuple[Path, WarehouseSettings]:
@@ -282,12 +272,21 @@ def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params=None, **relatio
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """The raw and meta tables and the built-in calendars (inside the caller's write transaction)."""
+    upgrade = _has_weekday_calendars(con)
+    if upgrade:  # the weekday templates before raw.sessions: their rows are replaced by real sessions
+        con.execute("DROP TABLE raw.calendars")
     con.execute(RAW_SCHEMA)
-    con.execute("DELETE FROM raw.calendars WHERE list_contains(?, name)", [[c[0] for c in CALENDARS]])
-    con.executemany(
-        "INSERT INTO raw.calendars VALUES (?, ?, epoch(?::INTERVAL), epoch(?::INTERVAL), epoch(?::INTERVAL), ?, ?)",
-        CALENDARS,
+    calendars.register_builtin(con)
+    if upgrade:
+        calendars.cover_stored_bars(con)
+
+
+def _has_weekday_calendars(con) -> bool:
+    sql = (
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'raw' AND table_name = 'calendars' AND column_name = 'weekdays'"
     )
+    return con.execute(sql).fetchone()[0] > 0
 
 
 def calendar_names(con: duckdb.DuckDBPyConnection) -> list[str]:

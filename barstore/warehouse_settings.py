@@ -23,6 +23,12 @@ DEFAULTS = {
     "inline_rows": 1000,  # commits of fewer rows stay in the catalog until compaction (live minute appends)
     # compaction expires older snapshots, except those a saved training run read (time travel reaches this far)
     "snapshot_retention": "1h",
+    # a full build of a per-symbol model runs this many symbols at a time (its memory grows with a batch, not
+    # with the universe); 0: all at once
+    "build_batch_symbols": 32,
+    # builds compact the lake when its last compaction is older than this: a live loop's minute builds skip it
+    # (its small commits stay inlined in the catalog meanwhile); 0s: after every build
+    "compact_interval": "5m",
 }
 
 
@@ -36,6 +42,8 @@ class WarehouseSettings:
     busy_timeout: float
     inline_rows: int
     snapshot_retention: float
+    build_batch_symbols: int = DEFAULTS["build_batch_symbols"]
+    compact_interval: float = 300.0  # seconds
 
     def duckdb_config(self) -> dict[str, str]:
         config = {
@@ -57,6 +65,7 @@ class WarehouseSettings:
             f"threads {threads}",
             f"temp_directory {self.temp_directory} (at most {self.max_temp_directory_size})",
             f"writer_wait {self.writer_wait:g} s",
+            f"build_batch_symbols {self.build_batch_symbols or 'all'}",
         ]
 
 
@@ -84,6 +93,8 @@ def warehouse_settings(home: Path | None = None, project_dir: Path | None = None
         busy_timeout=_seconds(v["busy_timeout"], "busy_timeout"),
         inline_rows=int(v["inline_rows"]),
         snapshot_retention=_seconds(v["snapshot_retention"], "snapshot_retention"),
+        build_batch_symbols=int(v["build_batch_symbols"]),
+        compact_interval=_seconds(v["compact_interval"], "compact_interval"),
     )
 
 

@@ -10,9 +10,11 @@ Timed, in process, through the functions the commands call, for the second-to-la
   ingest (`ingest_files`) -> build (`build_models`, incremental) -> materialize --incremental (`materialize_all`)
   -> predict (four-model mode without the trend filter when the hourly model trained, else three-model; one
   call per group of symbols whose bars end together, as of their new bar's close + 1 s, default staleness);
-then the same three commands as `barstore` subprocesses for the last minute (what a cron pipeline pays: each
-process imports DuckDB, Feast and torch anew), and the prediction again. Each prediction is checked to read
-the new bar: its minute windows end at that bar's close.
+then the same three commands as `barstore` subprocesses for the next minute (what a cron pipeline pays: each
+process imports DuckDB, Feast and torch anew), and the prediction again; then the last minute through
+`barstore live --watch` (one warm process, as a user runs it): from the file's rename into the folder to the
+last prediction line printed. Each prediction is checked to read the new bar: its minute windows end at that
+bar's close.
 
 Run: .venv/bin/python benchmarks/bench_freshness.py   (figures go to BENCHMARKS.md by hand)
 """
@@ -52,10 +54,10 @@ def quiet():
         yield
 
 
-def split_file(tmp: Path) -> tuple[Path, Path, Path]:
-    """(history, second-to-last minute, last minute) of every symbol, as Parquet files."""
+def split_file(tmp: Path) -> tuple[Path, Path, Path, Path]:
+    """(history, third-to-last, second-to-last and last minute) of every symbol, as Parquet files."""
     out = []
-    for name, keep in (("history", "> 2"), ("bar_1", "= 2"), ("bar_2", "= 1")):
+    for name, keep in (("history", "> 3"), ("bar_1", "= 3"), ("bar_2", "= 2"), ("bar_3", "= 1")):
         path = tmp / f"{name}.parquet"
         duckdb.sql(
             f"COPY (SELECT * FROM read_parquet('{BINANCE}') QUALIFY row_number() OVER "
@@ -137,7 +139,7 @@ def main() -> None:
     from inference.predict import open_predictor
 
     with tempfile.TemporaryDirectory() as tmp:
-        history, bar_1, bar_2 = split_file(Path(tmp))
+        history, bar_1, bar_2, bar_3 = split_file(Path(tmp))
         started = time.perf_counter()
         ws, trained, without = setup(Path(tmp) / "home", history)
         mode = "four_model" if "seq500_hourly" in trained else "three_model"
@@ -193,6 +195,38 @@ def main() -> None:
         total += time.perf_counter() - start
         print(f"  {'predict (the running Predictor)':36s} {time.perf_counter() - start:6.2f} s   ({made} fresh)")
         print(f"  {'total':36s} {total:6.2f} s")
+        through_live(ws.home, bar_3, Path(tmp) / "incoming", len(symbols))
+
+
+def through_live(home: Path, bar: Path, folder: Path, expected: int) -> None:
+    """The last minute dropped into `barstore live --watch`: seconds from the rename to the last prediction line."""
+    folder.mkdir()
+    args = [*CLI, "live", "--watch", str(folder), "--timeframe", "1m", "--calendar", "crypto_24x7", "--replay",
+            "--poll", "0.05", "--home", str(home)]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("watching"):
+                break
+        staged = folder / f".{bar.name}"
+        staged.write_bytes(bar.read_bytes())
+        start = time.perf_counter()
+        staged.rename(folder / bar.name)
+        timing, fresh = None, 0
+        for line in proc.stdout:
+            if line.startswith(f"{bar.name}: "):
+                timing = line.strip()
+            elif timing and line.startswith("  ") and "windows end" in line:
+                fresh += 1
+                if fresh == expected:
+                    break
+        seconds = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"through `barstore live --watch` (warm process): {fresh} fresh predictions")
+    print(f"  {timing}")
+    print(f"  {'rename -> last prediction printed':36s} {seconds:6.2f} s   (target <= 5 s)")
 
 
 if __name__ == "__main__":

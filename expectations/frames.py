@@ -45,17 +45,14 @@ ORDER BY k.row
 # Each link between consecutive steps of a kept window, re-derived from the step view and the calendar (the same
 # rules the spine's breaks encode, barstore/windows/spine.py, checked here from the times themselves): inside a
 # trading day the closes are at most one bar apart (a session's last bar may close early); a new day's first step
-# is its session's first bar, and no more sessions were skipped than the calendar allows (none where it trades
-# every day, else one holiday).
+# is its session's first bar, and no session of the calendar was skipped.
 LINKS_SQL = """
 WITH ends AS (
-    SELECT l.*, cur.trading_day, cur.ts, prev.trading_day AS prev_day, sy.calendar,
-           CASE WHEN length(c.weekdays) = 7 THEN 0 ELSE 1 END AS allowed_skip
+    SELECT l.*, cur.trading_day, cur.ts, prev.trading_day AS prev_day, sy.calendar
     FROM __gate_links AS l
     LEFT JOIN {view} AS cur ON cur.symbol = l.symbol AND cur.ts_close = l.time
     LEFT JOIN {view} AS prev ON prev.symbol = l.prev_symbol AND prev.ts_close = l.prev_time
     LEFT JOIN raw.symbols AS sy ON sy.symbol = l.symbol
-    LEFT JOIN raw.calendars AS c ON c.name = sy.calendar
 ),
 sessions AS (
     SELECT calendar, trading_day, session_start,
@@ -65,7 +62,6 @@ sessions AS (
 SELECT e.row,
        CASE WHEN e.trading_day = e.prev_day THEN epoch(e.time - e.prev_time) / $bar_seconds END AS gap_bars,
        CASE WHEN e.trading_day <> e.prev_day THEN s.session_no - p.session_no - 1 END AS sessions_skipped,
-       e.allowed_skip,
        CASE WHEN e.trading_day <> e.prev_day THEN epoch(e.ts - s.session_start) END AS open_delay_seconds
 FROM ends AS e
 LEFT JOIN sessions AS s ON s.calendar = e.calendar AND s.trading_day = e.trading_day
@@ -139,7 +135,7 @@ def alignment(con, spec: ModelSpec, ds: WindowDataset) -> pd.DataFrame:
 def step_spacing(con, spec: ModelSpec, ds: WindowDataset) -> pd.DataFrame:
     """One row per link between consecutive steps of a kept window (`time`: the later step; `scope`: the step
     view): `prev_symbol` (a window holds one symbol), `gap_bars` (inside a day: close-to-close in bars),
-    `sessions_skipped` / `allowed_skip` and `open_delay_seconds` (at a new day: its first step's bar start -
+    `sessions_skipped` and `open_delay_seconds` (at a new day: its first step's bar start -
     session start)."""
     aligned = ds.aligned
     rows = np.flatnonzero(in_windows(_ends(ds), ds.steps, len(aligned.times), skip_first=1))
@@ -164,7 +160,6 @@ def step_spacing(con, spec: ModelSpec, ds: WindowDataset) -> pd.DataFrame:
             "prev_symbol": prev_symbols,
             "gap_bars": derived["gap_bars"].to_numpy(dtype=np.float64, na_value=np.nan),
             "sessions_skipped": derived["sessions_skipped"].to_numpy(dtype=np.float64, na_value=np.nan),
-            "allowed_skip": derived["allowed_skip"].to_numpy(dtype=np.float64, na_value=np.nan),
             "open_delay_seconds": derived["open_delay_seconds"].to_numpy(dtype=np.float64, na_value=np.nan),
         }
     )

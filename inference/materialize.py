@@ -13,14 +13,23 @@ from barstore.warehouse import connect
 SHOW_WITHOUT = 5  # symbols without a window listed per model, with the reason
 
 
-def materialize_all(ws: Workspace, online: str = "sqlite", as_of: str | None = None, incremental: bool = False):
+def materialize_all(
+    ws: Workspace,
+    online: str = "sqlite",
+    as_of: str | None = None,
+    incremental: bool = False,
+    store=None,
+    show: bool = True,
+):
+    """Scalar features and model windows as of `as_of` (default now) to the online store; `store`: a Feast store
+    already open on it (a long-running process keeps one), `show`: print per-model counts."""
     from .windows import materialize_windows
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, quiet=not show)
     end = parse_utc_or_now(as_of, "--as-of")
     con = connect(ws.warehouse, read_only=True)
     try:
-        store = open_store(ws, online)
+        store = store or open_store(ws, online)
         views = [v for v in store.list_feature_views() if not v.name.endswith("_window")]  # windows: below
         if not views:
             raise BarstoreError("the Feast registry is empty: run `barstore apply` first")

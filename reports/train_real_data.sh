@@ -25,9 +25,11 @@ duckdb.sql(f"""COPY (SELECT symbol, ts_et, open * split_factor AS open, high * s
 PYEOF
 
 $BARSTORE ingest "$DATA/es_1min_rth_2020-01_2020-04.csv" --symbol ES --timeframe 1m --tz America/New_York \
-    --label end --calendar us_rth
+    --label end --calendar cme_rth
 $BARSTORE ingest "$DATA/binance_usdm_perp_1min_2025-05_2025-06.parquet" --timeframe 1m --calendar crypto_24x7
-$BARSTORE ingest "$HOME_DIR/inputs/lean_hourly_adjusted.parquet" --timeframe 1h --tz America/New_York --calendar us_rth
+# Lean has hourly bars after the 13:00 close on 23 half days; its daily bars include them, so keep them too
+$BARSTORE ingest "$HOME_DIR/inputs/lean_hourly_adjusted.parquet" --timeframe 1h --tz America/New_York --calendar us_rth \
+    --outside-session keep
 $BARSTORE ingest "$DATA/binance_spot_BTCUSDT_1hour_2017-08_2024-04.csv" --symbol BTCUSDT_SPOT --timeframe 1h \
     --calendar crypto_24x7
 $BARSTORE build

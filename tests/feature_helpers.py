@@ -23,7 +23,7 @@ LEAN_DAILY = "lean_us_equity_daily_1998-2021.parquet"
 BTC_HOURLY = "binance_spot_BTCUSDT_1hour_2017-08_2024-04.csv"
 BINANCE_1M = "binance_usdm_perp_1min_2025-05_2025-06.parquet"
 
-ES_OPTS = IngestOptions(symbol="ES", timeframe="1m", tz=NY, label="end", calendar="us_rth")
+ES_OPTS = IngestOptions(symbol="ES", timeframe="1m", tz=NY, label="end", calendar="cme_rth")
 LEAN_OPTS = IngestOptions(timeframe="1d", tz=NY, calendar="us_rth")
 BTC_OPTS = IngestOptions(symbol="BTCUSDT", timeframe="1h", calendar="crypto_24x7")
 BINANCE_OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from barstore.calendars import cover_stored_bars
+
 T0 = datetime(2024, 1, 2, 10, 0, tzinfo=UTC)
 
 # A staging view, an incremental 5-minute resample, an incremental rolling feature over it, and a table.
@@ -82,6 +84,7 @@ def add_bars(con: duckdb.DuckDBPyConnection, symbol: str, first_minute: int, n: 
             (symbol, "1m", T0 + timedelta(minutes=m), close, close + 1, close - 1, close, 10 + m % 3, "test", T0)
         )
     con.executemany("INSERT INTO raw.bars VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    cover_stored_bars(con)  # the sessions an ingest would write
     batch = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM raw.ingest_log").fetchone()[0]
     con.execute(
         "INSERT INTO raw.ingest_log VALUES (?, 'test', ?, '1m', ?, ?, 0, ?, ?, current_timestamp)",

@@ -109,7 +109,7 @@ def train_tiny(ws: Workspace, model: str, dataset, seed: int, tiny: bool = True)
     from rich.console import Console
 
     from barstore.splits import Splits
-    from barstore.windows.selection import evenly_spaced
+    from barstore.windows.index import evenly_spaced
     from training.run import fit_dataset
 
     ds = dataset.in_time_order()

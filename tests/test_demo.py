@@ -20,8 +20,8 @@ def _unimportable(module: str) -> str | None:
 _MISSING = [m for m in map(_unimportable, ("barstore.ingest", "barstore.transform.runner")) if m]
 pytestmark = pytest.mark.skipif(bool(_MISSING), reason=f"the demo needs {', '.join(_MISSING)}, not importable yet")
 
-DAYS = 10  # 2024-01-01 (Mon) .. 01-10: 10 crypto days, 8 weekdays
-EXPECTED_ROWS = {"SYN_BTC": 10 * 1440, "SYN_ES": 8 * 1380, "SYN_SPY": 8 * 390}
+DAYS = 10  # 2024-01-01 (Mon) .. 01-10: 10 crypto days, 8 weekdays of which New Year's Day is a holiday
+EXPECTED_ROWS = {"SYN_BTC": 10 * 1440, "SYN_ES": 7 * 1380, "SYN_SPY": 7 * 390}
 
 
 def run_demo_cli(home, *args):
@@ -51,7 +51,7 @@ def test_demo_builds_the_warehouse(demo_home):
     with connect(home / "warehouse.ducklake", read_only=True) as con:
         daily = dict(con.execute("SELECT symbol, count(*) FROM bars_1d GROUP BY symbol").fetchall())
         hourly_btc = con.execute("SELECT count(*) FROM bars_1h WHERE symbol = 'SYN_BTC'").fetchone()[0]
-    assert daily == {"SYN_BTC": 10, "SYN_ES": 8, "SYN_SPY": 8}
+    assert daily == {"SYN_BTC": 10, "SYN_ES": 7, "SYN_SPY": 7}
     assert hourly_btc == 10 * 24
     assert "SYN_ES" in output and "bars_1d" in output
 
@@ -87,7 +87,7 @@ def test_demo_on_user_files(tmp_path):
     home = tmp_path / "home"
     result = CliRunner().invoke(app, ["demo", "--home", str(home), "--max-samples", "50", *map(str, renamed)])
     assert result.exit_code == 0, result.output
-    assert raw_counts(home) == {"SYN_BTC": 3 * 1440, "SYN_ES": 3 * 1380, "SYN_SPY": 3 * 390}
+    assert raw_counts(home) == {"SYN_BTC": 3 * 1440, "SYN_ES": 2 * 1380, "SYN_SPY": 2 * 390}
     with connect(home / "warehouse.ducklake", read_only=True) as con:
         calendars = dict(con.execute("SELECT symbol, calendar FROM raw.symbols").fetchall())
     assert calendars == {spec.symbol: spec.calendar for spec in demo_specs(3)}

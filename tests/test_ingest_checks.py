@@ -134,7 +134,7 @@ def test_daily_bar_at_another_time_is_off_grid(ws, bar_file):
     refused(
         ws,
         bar_file("d.csv", rows),
-        "row 2: timestamp '2024-07-02 12:00:00' is not on the 1d grid",
+        "row 2: timestamp 2024-07-02 12:00:00 is not on the 1d grid",
         symbol="D",
         timeframe="1d",
         calendar="us_rth",
@@ -215,7 +215,7 @@ def test_unknown_extension(ws, tmp_path):
     "opts,match",
     [
         ({"timeframe": "2m"}, "unknown timeframe '2m'; use one of 1m, 5m"),
-        ({"calendar": "moon"}, "unknown calendar 'moon'; use one of cme_globex, crypto_24x7, us_rth"),
+        ({"calendar": "moon"}, "unknown calendar 'moon'; use one of cme_globex, cme_rth, crypto_24x7, fx_24x5, us_rth"),
         ({"tz": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
         ({"contract": "ENQ.H24"}, "--contract and --root go together"),
     ],
@@ -229,7 +229,7 @@ def test_new_symbol_needs_calendar_and_known_symbol_keeps_it(ws, bar_file, minut
     refused(
         ws,
         path,
-        r"new symbol\(s\) X: pass --calendar .*one of cme_globex, crypto_24x7, us_rth",
+        r"new symbol\(s\) X: pass --calendar .*one of cme_globex, cme_rth, crypto_24x7, fx_24x5, us_rth",
         symbol="X",
         calendar=None,
     )

@@ -29,7 +29,7 @@ def test_es_end_labelled_minutes(ws, data_dir):
         timeframe="1m",
         tz="America/New_York",
         label="end",
-        calendar="us_rth",
+        calendar="cme_rth",  # ES trades on NYSE holidays (to 13:00 New York): CME's days, regular hours
     )
     assert report.total("inserted") == 30_397
     first, last, n, distinct = span(ws, "ES")
@@ -48,6 +48,7 @@ def test_nq_globex_minutes(ws, data_dir):
         timeframe="1m",
         tz="America/New_York",
         calendar="cme_globex",
+        outside_session="keep",  # 15 bars after exchange_calendars' 12:00 Chicago close on 2023-11-24 (NQ: 12:15)
     )
     assert span(ws, "NQ") == (
         datetime(2023, 11, 19, 23, 0, tzinfo=UTC),

@@ -179,6 +179,18 @@ def test_a_view_cannot_read_the_build_window(tmp_path):
         build_models(connect(tmp_path / "w.duckdb"), sql_dir, show=False)
 
 
+def test_a_stored_hugeint_is_refused_because_parquet_would_round_it(tmp_path):
+    big = 17417008666666669  # > 2^53: as a Parquet DOUBLE it reads back as ...668
+    sql_dir = write_project(tmp_path, {"m.sql": f"-- m: x\n-- materialized: table\nSELECT {big}::HUGEINT AS n"})
+    con = connect(tmp_path / "w.duckdb")
+    with pytest.raises(ModelError, match=r"^sql/m.sql: column n is HUGEINT, .* cast it to DECIMAL\(38, 0\)"):
+        build_models(con, sql_dir, show=False)
+    (sql_dir / "m.sql").write_text(f"-- m: x\n-- materialized: table\nSELECT {big}::DECIMAL(38, 0) AS n")
+    build_models(con, sql_dir, show=False)
+    con.execute("CALL ducklake_flush_inlined_data(current_database())")  # one row: out of the catalog, into Parquet
+    assert con.execute("SELECT n::VARCHAR FROM m").fetchall() == [(str(big),)]
+
+
 def test_failing_model_rolls_back_the_whole_build(tmp_path, project):
     con = _warehouse(tmp_path, "w")
     add_bars(con, "AAA", 0, 10)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from barstore.errors import IngestError
 from barstore.ingest import IngestOptions, ingest_files
 from barstore.transform.runner import build_models
 from barstore.warehouse import connect
@@ -136,7 +139,24 @@ def _real_minutes(tmp_path_factory, file, symbol, **opts):
 
 @pytest.fixture(scope="module")
 def es(tmp_path_factory):
-    return _real_minutes(tmp_path_factory, "es_1min_rth_2020-01_2020-04.csv", "ES", label="end", calendar="us_rth")
+    # ES trades on NYSE holidays (CME early halts at 13:00 New York), so its RTH file follows cme_rth, not us_rth
+    return _real_minutes(tmp_path_factory, "es_1min_rth_2020-01_2020-04.csv", "ES", label="end", calendar="cme_rth")
+
+
+CME_HALF_DAYS = {date(2020, 1, 20), date(2020, 2, 17)}  # MLK and Presidents Day: CME halts at 12:00 Chicago
+
+
+def test_es_on_us_rth_is_refused_on_nyse_holidays(tmp_path):
+    need_data("es_1min_rth_2020-01_2020-04.csv")
+    con = _warehouse(tmp_path)
+    file = DATA / "es_1min_rth_2020-01_2020-04.csv"
+    with pytest.raises(IngestError) as err:
+        _ingest(con, file, symbol="ES", timeframe="1m", tz=NY, label="end", calendar="us_rth")
+    assert "420 bad row(s)" in str(err.value)
+    assert (
+        "row 4682: bar at 2020-01-20 14:30 UTC is outside the sessions of calendar us_rth "
+        "(the session of 2020-01-17 ended at 2020-01-17 21:00 UTC)" in str(err.value)
+    )
 
 
 def test_es_rth_days(es):
@@ -147,7 +167,9 @@ def test_es_rth_days(es):
     local_start = ours.ts.dt.tz_convert(NY)
     local_close = ours.ts_close.dt.tz_convert(NY)
     assert (local_start.dt.strftime("%H:%M") == "09:30").all()
-    assert (local_close.dt.strftime("%H:%M") == "16:00").all()
+    half = local_start.dt.date.isin(CME_HALF_DAYS)
+    assert half.sum() == 2 and (local_close[half].dt.strftime("%H:%M") == "13:00").all()
+    assert (local_close[~half].dt.strftime("%H:%M") == "16:00").all()
     ours["day"] = local_start.dt.date
     _assert_same_ohlcv(ours[["day", *OHLCV]], ref, ["day"])
     assert len(ours) == len(ref) == raw["day"].nunique()
@@ -165,7 +187,7 @@ def test_es_4h_anchored_at_open(es):
     full_days = four[four.n_bars.isin([240, 150])]
     assert len(full_days) >= 0.95 * len(four)
     closes = four.ts_close.dt.tz_convert(NY).dt.strftime("%H:%M")
-    assert set(closes) == {"13:30", "16:00"}
+    assert set(closes) == {"13:00", "13:30", "16:00"}  # 13:00: the CME half days' only 4h bar
 
 
 def test_es_hourly_on_the_clock(es):
@@ -178,7 +200,21 @@ def test_es_hourly_on_the_clock(es):
 
 @pytest.fixture(scope="module")
 def nq(tmp_path_factory):
-    return _real_minutes(tmp_path_factory, "nq_1min_2023-11-19_2023-12-04.csv", "NQ", calendar="cme_globex")
+    # exchange_calendars ends CME's day after Thanksgiving at 12:00 Chicago; equity futures traded to 12:15
+    return _real_minutes(
+        tmp_path_factory, "nq_1min_2023-11-19_2023-12-04.csv", "NQ", calendar="cme_globex", outside_session="keep"
+    )
+
+
+def test_nq_bars_after_the_calendars_early_close_are_refused_by_default(tmp_path):
+    need_data("nq_1min_2023-11-19_2023-12-04.csv")
+    con = _warehouse(tmp_path)
+    with pytest.raises(IngestError) as err:
+        _ingest(
+            con, DATA / "nq_1min_2023-11-19_2023-12-04.csv", symbol="NQ", timeframe="1m", tz=NY, calendar="cme_globex"
+        )
+    assert "15 bad row(s)" in str(err.value)
+    assert "row 6421: bar at 2023-11-24 18:00 UTC is outside the sessions of calendar cme_globex" in str(err.value)
 
 
 def test_nq_globex_days(nq):
@@ -217,7 +253,11 @@ def test_nq_gaps_stay_gaps(nq):
 def test_lean_hourly_to_daily_matches_vendor(tmp_path):
     need_data("lean_us_equity_1hour_1998-2021.parquet", "lean_us_equity_daily_1998-2021.parquet")
     con = _warehouse(tmp_path)
-    _ingest(con, DATA / "lean_us_equity_1hour_1998-2021.parquet", timeframe="1h", tz=NY, calendar="us_rth")
+    # Lean prints hourly bars after the 13:00 close on 23 half days (1998-2008); the vendor's daily bars hold them
+    hourly = DATA / "lean_us_equity_1hour_1998-2021.parquet"
+    with pytest.raises(IngestError, match=r"(?s)188 bad row\(s\).*row \d+: bar at 1998-11-27 18:00 UTC is outside"):
+        _ingest(con, hourly, timeframe="1h", tz=NY, calendar="us_rth")
+    _ingest(con, hourly, timeframe="1h", tz=NY, calendar="us_rth", outside_session="keep")
     _build(con)
     cmp = con.execute(
         f"""
@@ -268,5 +308,9 @@ def test_native_daily_bars_close_at_the_session_end(tmp_path):
     days = _bars(con, "1d", "SPY")
     assert len(days) > 5000 and days.n_bars.eq(1).all()
     assert (days.ts.dt.tz_convert(NY).dt.strftime("%H:%M") == "09:30").all()
-    assert (days.ts_close.dt.tz_convert(NY).dt.strftime("%H:%M") == "16:00").all()
-    assert (days.ts.dt.tz_convert(NY).dt.date == days.ts_close.dt.tz_convert(NY).dt.date).all()
+    closes = days.set_index(days.ts.dt.tz_convert(NY).dt.date).ts_close.dt.tz_convert(NY)
+    assert str(closes[date(2019, 11, 29)]) == "2019-11-29 13:00:00-05:00"  # NYSE's early close after Thanksgiving
+    assert date(2019, 7, 4) not in closes.index and date(2019, 4, 19) not in closes.index  # Independence, Good Friday
+    early = closes.dt.strftime("%H:%M") == "13:00"
+    assert 20 < early.sum() < 60 and (closes[~early].dt.strftime("%H:%M") == "16:00").all()
+    assert (closes.index == closes.dt.date).all()

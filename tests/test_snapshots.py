@@ -250,7 +250,8 @@ def test_minute_appends_keep_the_data_files_bounded(tmp_path, bar_file, minute_b
     equal those of one build over the same bars."""
     monkeypatch.setattr(lake, "CLEANUP_GRACE_S", 0)  # no reader here: replaced files may go at once
     sql_dir = write_project(tmp_path / "project", MODELS)
-    (tmp_path / "project" / "barstore_project.toml").write_text('[warehouse]\nsnapshot_retention = "0s"\n')
+    settings = '[warehouse]\nsnapshot_retention = "0s"\ncompact_interval = "0s"\n'  # compact after every build
+    (tmp_path / "project" / "barstore_project.toml").write_text(settings)
     monkeypatch.setenv("BARSTORE_PROJECT_DIR", str(tmp_path / "project"))
     catalog = tmp_path / "home" / "warehouse.ducklake"
     catalog.parent.mkdir()

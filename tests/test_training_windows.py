@@ -151,3 +151,45 @@ def test_a_selection_without_steps_is_a_plain_error(fs):
 
     with pytest.raises(BarstoreError, match="seq300_minute has no 1m steps for this selection"):
         _dataset(fs, "seq300_minute", symbols=["BTCUSDT"])
+
+
+def test_max_samples_retrieves_only_the_rows_of_the_chosen_windows(fs):
+    """The bounded path: the same windows and labels as the whole dataset holds at those steps, spread over
+    its span, from a matrix of at most max_samples x steps rows."""
+    from barstore.windows.selection import Selection, select_dataset
+
+    ws, con, store = fs
+    full = _dataset(fs, "seq300_minute")
+    ds = select_dataset(ws, "seq300_minute", Selection(max_samples=10), store=store, con=con)
+    assert len(ds) == 10
+    assert len(ds.aligned.values) <= 10 * 300 < len(full.aligned.values)
+    for k in range(len(ds)):
+        hit = np.flatnonzero(
+            (full.timestamps == ds.timestamps[k]) & (full.symbol_codes == full.symbol_names.index(ds.symbol(k)))
+        )
+        assert len(hit) == 1, k  # a window the whole dataset keeps too
+        window, label = full[int(hit[0])]
+        assert np.array_equal(ds[k][0].numpy(), window.numpy()) and float(ds[k][1]) == float(label)
+    span = full.timestamps.max() - full.timestamps.min()
+    assert ds.timestamps.max() - ds.timestamps.min() >= 0.9 * span
+    assert ds.dropped["not sampled"] >= len(full) - 10
+
+
+def test_a_spine_retrieved_in_chunks_gives_the_same_matrix(fs):
+    from barstore.specs import model as model_spec
+    from barstore.windows.retrieval import aligned_matrix
+    from barstore.windows.spine import step_spine
+
+    _, con, store = fs
+    spec = model_spec("seq500_hourly")
+    spine = step_spine(con, spec)
+    whole = aligned_matrix(store, spec, spine)
+    chunked = aligned_matrix(store, spec, spine, chunk_rows=spine.num_rows // 3 + 1)
+    assert np.array_equal(whole.values, chunked.values, equal_nan=True)
+    assert np.array_equal(whole.times, chunked.times) and whole.symbol_names == chunked.symbol_names
+    assert np.array_equal(whole.symbol_codes, chunked.symbol_codes)
+    assert np.array_equal(whole.break_before, chunked.break_before)
+    assert whole.event_times.keys() == chunked.event_times.keys()
+    for view in whole.event_times:
+        assert np.array_equal(whole.event_times[view], chunked.event_times[view], equal_nan=True), view  # NaT: no row
+    assert (~np.isnat(whole.event_times[view])).any()

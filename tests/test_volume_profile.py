@@ -30,7 +30,7 @@ SELECT = "+volume_profile_1d"
 BINANCE = "binance_usdm_perp_1min_2025-05_2025-06.parquet"
 LEAN = "lean_us_equity_1hour_1998-2021.parquet"
 BINANCE_OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")
-LEAN_OPTS = IngestOptions(timeframe="1h", tz="America/New_York", calendar="us_rth")
+LEAN_OPTS = IngestOptions(timeframe="1h", tz="America/New_York", calendar="us_rth", outside_session="keep")
 COLUMNS = (
     "symbol, ts, ts_close, poc, vah, val, close_vs_poc, close_vs_vah, close_vs_val, "
     "profile_days, poc_bin, val_bin, vah_bin"

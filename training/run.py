@@ -116,7 +116,7 @@ def fit_dataset(
     from barstore.checkpoints import CURVES_FILE, TrainedModel, make_run_id, new_run_dir, save_run
     from barstore.inputs import InputPipeline, Normalizer
     from barstore.networks import checkpoint_entries, network_for
-    from barstore.windows.selection import evenly_spaced
+    from barstore.windows.index import evenly_spaced
 
     from .config import load_config
     from .loop import LabelScale, Samples, fit, seeded

@@ -33,6 +33,11 @@ class Prices(str, Enum):
     adjusted = "adjusted"
 
 
+class OutsideSession(str, Enum):
+    refuse = "refuse"
+    keep = "keep"
+
+
 # Kept here (not imported from barstore.ingest.presets) so that --help needs no DuckDB; a test keeps them equal.
 PRESET_NAMES = ("yahoo", "tradestation", "firstrate")
 
@@ -84,7 +89,11 @@ def ingest(
     symbol: str | None = typer.Option(None, help="Symbol of the bars (optional when the file has a symbol column)."),
     timeframe: str = typer.Option(..., help="Bar timeframe: 1m, 5m, 15m, 1h, 4h, 1d."),
     tz: str | None = typer.Option(None, help="Zone of naive timestamps, e.g. America/New_York."),
-    calendar: str | None = typer.Option(None, help="Session calendar: crypto_24x7, us_rth, cme_globex."),
+    calendar: str | None = typer.Option(
+        None,
+        help="Session calendar of new symbols: us_rth, cme_globex, cme_rth, fx_24x5, crypto_24x7, or your own "
+        "(barstore calendar list).",
+    ),
     label: Label | None = typer.Option(
         None, help="Whether timestamps mark each bar's start or end (default: the preset's, else start)."
     ),
@@ -115,6 +124,11 @@ def ingest(
         help="For files with an adj_close column (required there): raw = open/high/low/close as in the file; "
         "adjusted = scaled by adj_close/close (dividends included).",
     ),
+    outside_session: OutsideSession = typer.Option(
+        OutsideSession.refuse,
+        help="Intraday bars outside every session of the calendar: refuse = bad rows (see --on-bad-rows); "
+        "keep = store them (they join the trading day they are stamped on).",
+    ),
     home: str | None = HomeOpt,
 ):
     """Validate bar files and load them into raw.bars (one transaction per invocation)."""
@@ -141,6 +155,7 @@ def ingest(
             names=tuple(n.strip() for n in names.split(",")) if names else None,
             ts_format=ts_format,
             prices=prices.value if prices else None,
+            outside_session=outside_session.value,
         )
         con = connect(ws.warehouse)
         report = ingest_files(con, paths, opts)
@@ -350,7 +365,7 @@ def main() -> None:  # pragma: no cover - entry point
 
 # The later stages' commands are defined beside their options, in one module each; every module imports only
 # typer at start-up, so `barstore --help` stays fast.
-from . import backtest, serving, training, validation  # noqa: E402
+from . import backtest, calendar, live, serving, training, validation  # noqa: E402
 
-for _stage in (validation, training, serving, backtest):
+for _stage in (calendar, validation, training, serving, live, backtest):
     _stage.register(app)

@@ -17,15 +17,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ..calendars import BUILTIN
 from ..errors import BarstoreError
 from ..home import Workspace
 from ..synthetic import DEMO_TIMEFRAME, DemoFile, write_demo_files
 from ..timeframes import TIMEFRAMES
-from ..warehouse import CALENDARS, connect
+from ..warehouse import connect
 
 MODEL_TABLES = tuple(f"bars_{tf}" for tf in TIMEFRAMES)
 DEFAULT_CALENDAR = "crypto_24x7"
-_CALENDAR_ZONES = {name: tz for name, tz, *_ in CALENDARS}
+_CALENDAR_ZONES = {name: cal.tz for name, cal in BUILTIN.items()}
 
 # File-name words that reveal a user file's calendar or timeframe (see input_files_from_paths).
 _CALENDAR_WORDS = {

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from .mapping import Field
 
 STAGE = "_ingest_stage"  # stage_sql's result: one row per file row, with its reason
-CALENDAR_TABLE = "_ingest_cal"  # (symbol, cal_tz, session_open), for daily bars only
 
 
 @dataclass(frozen=True)
@@ -37,26 +36,13 @@ def _start_and_grid(grid: Grid) -> tuple[str, str]:
     """SQL for (bar start, is on grid) from `ts0`, the parsed label time."""
     ts = "ts0" if grid.label == "start" else f"(ts0 - INTERVAL {grid.seconds} SECOND)"
     if grid.timeframe == "1d":
-        # Vendors label daily bars by date: midnight (calendar zone, else --tz/UTC) or the session open;
-        # the stored start is that trading day's session open.
-        local = f"timezone(c.cal_tz, {ts})"
-        alt = f"timezone({sql_literal(grid.alt_zone)}, {ts})"
-        opened = f"({local} - c.session_open)"
-        day = (
-            f"CASE WHEN CAST({local} AS TIME) = TIME '00:00' THEN CAST({local} AS DATE) "
-            f"WHEN CAST({opened} AS TIME) = TIME '00:00' THEN CAST({opened} AS DATE) "
-            f"WHEN CAST({alt} AS TIME) = TIME '00:00' THEN CAST({alt} AS DATE) END"
-        )
-        start = f"timezone(c.cal_tz, ({day}) + c.session_open)"
-        return start, f"({start} IS NOT NULL)"
+        return ts, "TRUE"  # placed on its trading day's session by sessions.place_in_sessions
     # Session-anchored bars (4h here; 1d is placed above) follow the session open: any whole hour.
     step = 3600 if grid.timeframe in SESSION_ANCHORED else grid.seconds
     return ts, f"(epoch_us({ts}) % {step * 1_000_000} = 0)"
 
 
 def _grid_words(grid: Grid) -> str:
-    if grid.timeframe == "1d":
-        return "a daily bar must be at 00:00 or at the session open in the zone of the calendar"
     if grid.timeframe in SESSION_ANCHORED:
         return f"{grid.timeframe} bars must start on a whole hour"
     return f"{grid.timeframe} bars start at multiples of {grid.timeframe} from midnight UTC"
@@ -97,7 +83,6 @@ def stage_sql(
     start, on_grid = _start_and_grid(grid)
     # ts0 was read as UTC wall clock here, so its UTC time of day is the file's.
     bare_date = " AND CAST(timezone('UTC', ts0) AS TIME) <> TIME '00:00'" if grid.timeframe == "1d" else ""
-    join = f"LEFT JOIN {CALENDAR_TABLE} c USING (symbol)" if grid.timeframe == "1d" else ""
 
     def price_reason(r: str) -> str:
         return (
@@ -141,7 +126,7 @@ WITH parsed AS (
     FROM {SOURCE_VIEW}
 ){adjusted}, placed AS (
     SELECT src.*, {start} AS ts, {on_grid} AS on_grid
-    FROM {"scaled" if adjust is not None else "parsed"} AS src {join}
+    FROM {"scaled" if adjust is not None else "parsed"} AS src
 )
 SELECT {ROW}, symbol, ts, open, high, low, close, volume,
        CASE WHEN {good} THEN NULL ELSE concat_ws('; ', {reasons}) END AS reason

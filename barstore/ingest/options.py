@@ -17,6 +17,11 @@ PRICES_CHOICES = {
     "adjusted": "open/high/low/close scaled by adj_close / close, so dividends are included too (volume as is)",
 }
 
+OUTSIDE_CHOICES = {
+    "refuse": "bars outside every session of the symbol's calendar are bad rows (see --on-bad-rows)",
+    "keep": "intraday bars outside the sessions are stored and join the trading day they are stamped on",
+}
+
 
 @dataclass
 class IngestOptions:
@@ -36,6 +41,7 @@ class IngestOptions:
     names: tuple[str, ...] | None = None  # CSV column names (a headerless file's, or replacing the header)
     ts_format: str | None = None  # strptime format of the timestamp text (e.g. '%m/%d/%Y %H:%M')
     prices: str | None = None  # "raw" or "adjusted"; required for a file with an adj_close column
+    outside_session: str = "refuse"  # or "keep": intraday bars outside the calendar's sessions are stored
 
 
 def apply_preset(opts: IngestOptions) -> tuple[IngestOptions, Preset | None]:
@@ -75,6 +81,8 @@ def validate(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> None:
             raise IngestError(f"unknown calendar {opts.calendar!r}; use one of {', '.join(names)}")
     if opts.tz is not None:
         check_zone(con, opts.tz)
+    if opts.outside_session not in OUTSIDE_CHOICES:
+        raise IngestError(f"unknown outside_session {opts.outside_session!r}; use {' or '.join(OUTSIDE_CHOICES)}")
     if opts.prices is not None and opts.prices not in PRICES_CHOICES:
         raise IngestError(f"unknown prices {opts.prices!r}; use {' or '.join(PRICES_CHOICES)}")
     if opts.names is not None:

@@ -20,7 +20,8 @@ from .progress import file_progress
 from .readers import ROW, SOURCE_VIEW, Source, close_source, open_source
 from .rejects import quarantine_bad_rows, refuse_bad_rows
 from .report import IngestReport, SymbolCounts
-from .symbols import check_file_symbols, create_calendar_table, given_symbol, register_symbols, symbol_sql
+from .sessions import place_in_sessions
+from .symbols import check_file_symbols, given_symbol, register_symbols, symbol_sql
 from .timestamps import text_sql
 
 # batch ids grow by one per ingest; taken under the write lock, so no two ingests share one
@@ -90,8 +91,6 @@ def _load_source(
         symbols = [given]
     check_file_symbols(symbols, given, source)
     register_symbols(con, symbols, opts, source)
-    if opts.timeframe == "1d":
-        create_calendar_table(con, symbols)
 
     # A column literally named ts_utc holds UTC even when its values carry no offset.
     zone = "UTC" if fields["ts"].name.lower() == "ts_utc" else opts.tz
@@ -104,6 +103,9 @@ def _load_source(
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {sql}")
     if has_naive_flag:
         _refuse_naive(con, source, fields["ts"])
+    kept = place_in_sessions(con, grid, opts.outside_session)
+    if kept:
+        report.notes.append(f"{source}: {kept:,} bar(s) outside the calendar's sessions kept (--outside-session keep)")
 
     dropped = resolve_duplicates(con)
     stats = con.execute(

@@ -7,7 +7,6 @@ import duckdb
 from ..contracts import register_contract
 from ..errors import IngestError
 from ..warehouse import calendar_names, quote_ident
-from .checks import CALENDAR_TABLE
 from .options import IngestOptions
 from .timestamps import sql_literal
 
@@ -79,13 +78,3 @@ def _register_contract(con: duckdb.DuckDBPyConnection, opts: IngestOptions) -> N
 def _known_calendar(con: duckdb.DuckDBPyConnection, symbol: str | None) -> str | None:
     rows = con.execute("SELECT calendar FROM raw.symbols WHERE symbol = ?", [symbol]).fetchall()
     return rows[0][0] if rows else None
-
-
-def create_calendar_table(con: duckdb.DuckDBPyConnection, symbols: list[str]) -> None:
-    """Session zone and open per symbol, joined by the daily-grid rule."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CALENDAR_TABLE} AS "
-        "SELECT s.symbol, c.tz AS cal_tz, to_seconds(c.session_open) AS session_open FROM raw.symbols s "
-        "JOIN raw.calendars c ON c.name = s.calendar WHERE list_contains(?, s.symbol)",
-        [symbols],
-    )

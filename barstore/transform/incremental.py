@@ -113,9 +113,22 @@ SELECT symbol, '-infinity'::TIMESTAMPTZ FROM raw.symbols WHERE created_at > $bui
 """
 
 
-def fill_full_window(con: duckdb.DuckDBPyConnection) -> None:
+def fill_full_window(con: duckdb.DuckDBPyConnection, symbols: list[str] | None = None) -> None:
+    """Every symbol (or `symbols`) from -infinity."""
     _create_window(con)
-    con.execute(f"INSERT INTO {BUILD_WINDOW} SELECT symbol, '-infinity'::TIMESTAMPTZ FROM raw.symbols")
+    con.execute(
+        f"INSERT INTO {BUILD_WINDOW} SELECT symbol, '-infinity'::TIMESTAMPTZ FROM raw.symbols "
+        "WHERE $symbols IS NULL OR list_contains($symbols, symbol)",
+        {"symbols": symbols},
+    )
+
+
+def symbol_batches(con: duckdb.DuckDBPyConnection, size: int) -> list[list[str]] | None:
+    """raw.symbols in batches of `size` (None when one batch holds them all)."""
+    symbols = [r[0] for r in con.execute("SELECT symbol FROM raw.symbols ORDER BY symbol").fetchall()]
+    if size <= 0 or len(symbols) <= size:
+        return None
+    return [symbols[i : i + size] for i in range(0, len(symbols), size)]
 
 
 def fill_incremental_window(con: duckdb.DuckDBPyConnection, project: Project, model: Model, record: RunRecord) -> int:

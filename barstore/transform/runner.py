@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import lake
 from ..errors import ModelError
 from ..warehouse import compact_warehouse, write_transaction
 from ..writer_lock import say_waiting
@@ -22,6 +23,7 @@ from .incremental import (
     full_build_reason,
     last_runs,
     max_batch_id,
+    symbol_batches,
 )
 from .project import Model, Project, load_project
 from .selectors import select_models
@@ -112,8 +114,10 @@ def _build_one(
             else:
                 mode, rows = "incremental", apply_increment(con, model)
         else:
-            fill_full_window(con)
-            _replace(con, model, existing, "TABLE")
+            batches = _build_full(con, project, model, existing)
+            if batches > 1:
+                reason = ", ".join(filter(None, [reason, f"in {batches} batches of symbols"]))
+            _refuse_lossy_columns(con, model)
             mode = "full"
             rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0]
     except duckdb.Error as err:
@@ -126,6 +130,44 @@ def _build_one(
         [model.name, model.sql_hash, batch, mode, rows, seconds],
     )
     return ModelResult(model.name, model.materialized, mode, rows, seconds, reason or "")
+
+
+def _build_full(con, project: Project, model: Model, existing: dict[str, str]) -> int:
+    """Compute the model from scratch: a per-symbol model (one reading build_window) in batches of symbols when
+    the universe is large, so that its memory follows a batch; all inside the build's one transaction."""
+    batches = symbol_batches(con, _batch_size(con)) if project.graph.reads_window[model.name] else None
+    if batches is None:
+        fill_full_window(con)
+        _replace(con, model, existing, "TABLE")
+        return 1
+    for i, batch in enumerate(batches):
+        fill_full_window(con, batch)
+        if i == 0:
+            _replace(con, model, existing, "TABLE")
+        else:
+            con.execute(f'INSERT INTO "{model.name}" BY NAME SELECT * FROM (\n{model.sql}\n)')
+    return len(batches)
+
+
+def _refuse_lossy_columns(con, model: Model) -> None:
+    """The lake stores tables as Parquet, which has no 128-bit integers: DuckDB writes a HUGEINT as a DOUBLE,
+    so a stored sum would silently lose its last digits."""
+    lossy = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = 'main' AND table_name = ? AND data_type IN ('HUGEINT', 'UHUGEINT')",
+        [model.name],
+    ).fetchall()
+    if lossy and lake.lake_of(con) is not None:
+        column, kind = lossy[0]
+        raise ModelError(
+            f"{model.display_path}: column {column} is {kind}, which the warehouse's Parquet files hold only as a "
+            f"DOUBLE; cast it to DECIMAL(38, 0) (exact) or BIGINT"
+        )
+
+
+def _batch_size(con) -> int:
+    found = lake.lake_of(con)
+    return found[1].build_batch_symbols if found else 0
 
 
 def _run_macros(con, project: Project) -> None:

@@ -119,3 +119,10 @@ def why_no_window(matrix: AlignedMatrix, row: int, steps: int, first_row: int) -
     last = int(nan_rows.max())
     columns = sorted({matrix.columns[c] for r, c in zip(nan_rows, nan_cols) if r == last})
     return f"missing {', '.join(columns)} at the step at {at(lo + last)}"
+
+
+def evenly_spaced(n: int, k: int) -> np.ndarray:
+    """k distinct indices of 0..n-1 spread evenly, first and last included (k <= n)."""
+    if k == 1:
+        return np.array([n - 1], dtype=np.int64)
+    return np.unique(np.round(np.linspace(0, n - 1, k)).astype(np.int64))

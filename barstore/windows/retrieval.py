@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,6 +36,24 @@ def retrieve(store, spec: ModelSpec, spine: pa.Table) -> pa.Table:
     return table.append_column("break_before", spine["break_before"])
 
 
-def aligned_matrix(store, spec: ModelSpec, spine: pa.Table) -> AlignedMatrix:
+CHUNK_ROWS = 250_000  # spine rows per retrieval: the Arrow frames of one chunk exist beside the matrix, not all
+
+
+def aligned_matrix(store, spec: ModelSpec, spine: pa.Table, chunk_rows: int = CHUNK_ROWS) -> AlignedMatrix:
+    """The model's features at every spine row. Each row's point-in-time lookup depends on that row alone, so a
+    long spine is retrieved in chunks of rows straight into one preallocated matrix."""
     views = [view for view, _ in spec.inputs]
-    return AlignedMatrix.from_arrow(retrieve(store, spec, spine), spec.columns, views)
+    if spine.num_rows <= chunk_rows:
+        return AlignedMatrix.from_arrow(retrieve(store, spec, spine), spec.columns, views)
+    matrix = AlignedMatrix.from_arrow(spine, [], [])
+    matrix.values = np.empty((spine.num_rows, len(spec.columns)), dtype=np.float64)
+    matrix.columns = list(spec.columns)
+    for lo in range(0, spine.num_rows, chunk_rows):
+        part = AlignedMatrix.from_arrow(retrieve(store, spec, spine.slice(lo, chunk_rows)), spec.columns, views)
+        hi = lo + len(part.values)
+        matrix.values[lo:hi] = part.values
+        for view, stamps in part.event_times.items():
+            matrix.event_times.setdefault(view, np.full(spine.num_rows, np.datetime64("NaT"), "datetime64[us]"))
+            matrix.event_times[view][lo:hi] = stamps
+        del part
+    return matrix

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import BarstoreError
 from .build import window_dataset
+from .index import evenly_spaced
 
 if TYPE_CHECKING:
     from ..home import Workspace
@@ -66,15 +65,9 @@ def select_dataset(ws: Workspace, model: str, selection: Selection, store=None, 
         stride=selection.stride,
         store=store,
         con=con,
+        max_samples=selection.max_samples,
     )
     ds = ds.in_time_order()
     if selection.max_samples is not None and len(ds) > selection.max_samples:
         ds = ds.subset(evenly_spaced(len(ds), selection.max_samples))
     return ds
-
-
-def evenly_spaced(n: int, k: int) -> np.ndarray:
-    """k distinct indices of 0..n-1 spread evenly, first and last included (k <= n)."""
-    if k == 1:
-        return np.array([n - 1], dtype=np.int64)
-    return np.unique(np.round(np.linspace(0, n - 1, k)).astype(np.int64))

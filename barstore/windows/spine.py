@@ -4,8 +4,8 @@ series breaks, so that no training window spans a gap.
 A link between two consecutive steps of a symbol is broken when
 - inside one trading day, the closes are more than one bar apart (missing bars, trading halts);
 - at a new trading day, the day's first bar starts after the session start (its opening bars are missing), or
-  more calendar sessions were skipped than the calendar allows (none for 24/7 markets, one holiday otherwise).
-Early closes (half days) are not breaks: the calendar knows no holidays, so it cannot tell them from gaps.
+  a session of the calendar was skipped (holidays are not sessions, so they break nothing).
+An early close is the session's end, so a half day's last bar links to the next session's first.
 """
 
 from __future__ import annotations
@@ -21,12 +21,9 @@ from barstore.warehouse import query_arrow
 
 SPINE_SQL = """
 WITH steps AS (
-    SELECT f.symbol, f.ts, f.ts_close, f.trading_day, s.calendar,
-           -- sessions a gap may skip: none where the calendar trades every day, else one holiday
-           CASE WHEN length(c.weekdays) = 7 THEN 0 ELSE 1 END AS skippable
+    SELECT f.symbol, f.ts, f.ts_close, f.trading_day, s.calendar
     FROM {view} AS f
     JOIN raw.symbols AS s USING (symbol)
-    JOIN raw.calendars AS c ON c.name = s.calendar
     WHERE ($symbols IS NULL OR list_contains($symbols, f.symbol))
       AND ($end IS NULL OR f.ts_close <= $end)
 ),
@@ -55,7 +52,7 @@ SELECT
         CASE
             WHEN trading_day = prev_day THEN epoch(ts_close - prev_close) > $bar_seconds
             ELSE ts > session_start
-                 OR session_no - prev_session_no - 1 > skippable
+                 OR session_no - prev_session_no > 1
         END,
         false) AS break_before
 FROM linked

@@ -2,7 +2,7 @@
 -- grain: one row per (contract, timeframe, ts)
 -- materialized: view
 -- Trading days come from calendar_sessions (the ASOF rule the resampler uses: a cme_globex bar from
--- 17:00 New York belongs to the next day), so a continuous 4h/1d bar resampled later never mixes contracts.
+-- the 18:00 New York open belongs to the next day), so a continuous 4h/1d bar resampled later never mixes contracts.
 SELECT
     b.symbol AS contract,
     s.root,

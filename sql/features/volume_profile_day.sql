@@ -9,7 +9,8 @@
 -- source's data reaches the day's close, so a forming day never feeds a profile.
 -- Bin k = floor(ln(price) / ln(1 + bin_width)); a bar covers bins k(low)..k(high) and gives each the same
 -- share of its volume. Shares are counted in exact integer nano-units, round(volume / n_bins * 1e9) (half away
--- from zero), and summed as HUGEINT: sums do not depend on thread order or on where a build starts.
+-- from zero), and summed as HUGEINT: sums do not depend on thread order or on where a build starts. The sum is
+-- stored as DECIMAL(38, 0), which Parquet holds exactly.
 -- Bars with low <= 0 (back-adjusted futures) have no log price and are left out.
 -- A day's bucket starts at most 1 day before any of its bars (lookback 1 day, source read from since - 1 day).
 WITH settings AS (
@@ -54,7 +55,7 @@ SELECT
     any_value(close) AS close,
     any_value(trading_day) AS trading_day,
     bin,
-    sum(share_nano) AS volume_nano
+    CAST(sum(share_nano) AS DECIMAL(38, 0)) AS volume_nano  -- Parquet stores a HUGEINT as a DOUBLE (lossy)
 FROM shares
 GROUP BY symbol, ts, bin
 ORDER BY symbol, ts, bin
