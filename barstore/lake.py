@@ -114,17 +114,22 @@ def catalog_of(con: duckdb.DuckDBPyConnection) -> Path | None:
 
 
 def _detach_closed(base: duckdb.DuckDBPyConnection) -> None:
-    """Detach the lakes whose cursors were closed since (a closed cursor refuses every statement)."""
+    """Detach the lakes whose cursors were closed since (a closed cursor refuses every statement), and those whose
+    catalog file is gone: DuckDB's catalog listings (duckdb_tables(), information_schema) visit every attached
+    lake, and one whose catalog was deleted fails them, or crashes the process."""
     with _lock:
-        aliases = list(_attached.items())
-    for name, ref in aliases:
+        aliases = [(name, ref, _lakes.get(name)) for name, ref in _attached.items()]
+    for name, ref, found in aliases:
         con = ref()
         if con is not None:
-            try:
-                con.execute("SELECT 1")
-                continue
-            except duckdb.ConnectionException:
-                pass
+            if found is not None and not found[0].exists():
+                con.close()
+            else:
+                try:
+                    con.execute("SELECT 1")
+                    continue
+                except duckdb.ConnectionException:
+                    pass
         with _lock:
             _attached.pop(name, None)
             _lakes.pop(name, None)
@@ -132,6 +137,32 @@ def _detach_closed(base: duckdb.DuckDBPyConnection) -> None:
             base.execute(f"DETACH DATABASE IF EXISTS {name}")
         except duckdb.Error:
             pass  # still in use by a statement of another thread: next time
+
+
+def committed_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """'schema.name' -> 'BASE TABLE' or 'VIEW' (as information_schema says) for the connection's lake at its last
+    commit, read from the lake's own metadata. duckdb_tables() and information_schema would visit every lake
+    attached in the process, and fail on one whose catalog was deleted or whose pinned snapshot was expired."""
+    meta = f"__ducklake_metadata_{alias(con)}"
+    rows = con.execute(
+        f"SELECT s.schema_name || '.' || r.name, r.kind FROM ("
+        f"  SELECT schema_id, table_name AS name, 'BASE TABLE' AS kind FROM {meta}.ducklake_table"
+        f"  WHERE end_snapshot IS NULL"
+        f"  UNION ALL SELECT schema_id, view_name, 'VIEW' FROM {meta}.ducklake_view WHERE end_snapshot IS NULL"
+        f") r JOIN {meta}.ducklake_schema s USING (schema_id) WHERE s.end_snapshot IS NULL"
+    ).fetchall()
+    return dict(rows)
+
+
+def detach_all() -> None:
+    """Close every connection `attach` made in this process and detach its lake (a test's end)."""
+    with _lock:
+        cursors = [ref() for ref in _attached.values()]
+    for con in cursors:
+        if con is not None:
+            con.close()
+    if _engine:
+        _detach_closed(_engine[0])
 
 
 def snapshot_id(con: duckdb.DuckDBPyConnection) -> int:

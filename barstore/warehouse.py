@@ -196,8 +196,22 @@ _SCHEMA_TABLES = sorted(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+\.\w+)", RAW
 
 
 def _missing_tables(con) -> bool:
-    sql = "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = current_database()"
-    return bool(set(_SCHEMA_TABLES) - {r[0] for r in con.execute(sql).fetchall()})
+    return bool(set(_SCHEMA_TABLES) - set(lake.committed_relations(con)))
+
+
+def _columns(con, table: str) -> list[str] | None:
+    """A table's column names in the connection's own catalog, None when it has no such table (a probe: see
+    lake.committed_relations). Python replacement scans are off for it, or a missing table would be looked for among
+    the caller's variables."""
+    database = con.execute("SELECT current_database()").fetchone()[0]
+    replacements = con.execute("SELECT current_setting('python_enable_replacements')").fetchone()[0]
+    con.execute("SET python_enable_replacements = false")
+    try:
+        return [d[0] for d in con.execute(f'SELECT * FROM "{database}".{table} LIMIT 0').description]
+    except duckdb.CatalogException:
+        return None
+    finally:
+        con.execute(f"SET python_enable_replacements = {str(replacements).lower()}")
 
 
 _in_transaction: set[int] = set()  # ids of connections inside write_transaction
@@ -282,11 +296,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _has_weekday_calendars(con) -> bool:
-    sql = (
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'raw' AND table_name = 'calendars' AND column_name = 'weekdays'"
-    )
-    return con.execute(sql).fetchone()[0] > 0
+    return "weekdays" in (_columns(con, "raw.calendars") or [])
 
 
 def calendar_names(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -116,6 +116,8 @@ def main() -> None:
     parser.add_argument("home", nargs="?", default=str(PROJECT_DIR / ".barstore-real"))
     parser.add_argument("--symbols-minute", default="ES,BTCUSDT,ETHUSDT,SOLUSDT")
     parser.add_argument("--symbols-hourly", default="SPY,AAPL,IBM,BAC,AIG,BTCUSDT_SPOT")
+    parser.add_argument("--models", help="comma-separated (default: all five)")
+    parser.add_argument("--samples", type=int, help="samples per model (default: 1,200, long-term 400)")
     opts = parser.parse_args()
     home = Path(opts.home).resolve()
     print(machine())
@@ -124,9 +126,10 @@ def main() -> None:
         f"{'model':18} {'loader/s':>9} {'train/s':>8} {'ratio':>6} {'matrix MiB':>10} {'model MiB':>9} "
         f"{'RSS base MiB':>12} {'RSS peak MiB':>12} {'peak-base / (matrix+model)':>27} {'validate s':>10}"
     )
-    for spec in MODELS.values():
+    chosen = opts.models.split(",") if opts.models else list(MODELS)
+    for spec in (MODELS[name] for name in chosen):
         symbols = opts.symbols_minute if spec.timeframe == "1m" else opts.symbols_hourly
-        n = SAMPLES[spec.name]
+        n = opts.samples or SAMPLES[spec.name]
         t = throughput(spec, home, symbols, n)
         selection = ["--symbols", symbols, "--max-samples", str(n)]
         validate_s, _ = command(["validate", spec.name, *selection], home)

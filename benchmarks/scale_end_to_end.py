@@ -74,7 +74,7 @@ def sql_latency_during(home: Path, stop: threading.Event, out: list) -> None:
         out.append((time.perf_counter() - start, done.returncode))
 
 
-def universe(n: int, root: Path) -> list:
+def universe(n: int, root: Path, full_gate: bool) -> list:
     print(f"universe of {n} symbols x 1 year of RTH minutes", flush=True)
     started = time.perf_counter()
     files = write_universe(root / "bars", n)
@@ -96,6 +96,8 @@ def universe(n: int, root: Path) -> list:
               f"max {max(ok):.2f} s, {failed} failed")  # fmt: skip
     timed(home, ["apply"], "apply", results)
     timed(home, ["validate", "seq300_minute", "--max-samples", "2000"], "validate seq300_minute (2000)", results)
+    if full_gate:  # the gate over every sample, in bounded memory
+        timed(home, ["validate", "seq300_minute"], "validate seq300_minute (every sample)", results)
     for model in MINUTE_MODELS:
         args = ["train", model, "--max-samples", str(SAMPLES[model]), "--epochs", "1", "--device", "cpu"]
         timed(home, args, f"train {model} ({SAMPLES[model]}, 1 epoch)", results)
@@ -124,13 +126,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--symbols", type=int, nargs="*", default=[118, 300])
     parser.add_argument("--sp500", action="store_true", help="also the S&P 500 daily file")
+    parser.add_argument("--full-gate-up-to", type=int, default=118, help="validate every sample up to N symbols")
+    parser.add_argument("--keep", type=Path, help="build the homes here and keep them (for bench_training.py)")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
         if args.sp500:
-            sp500(Path(tmp))
+            sp500(root)
         for n in args.symbols:
-            universe(n, Path(tmp) / f"u{n}")
+            universe(n, root / f"u{n}", full_gate=n <= args.full_gate_up_to)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from barstore.lake import detach_all
 from barstore.warehouse import connect
 
 from .data_paths import DATA
 
 skip_if_no_data = pytest.mark.skipif(not DATA.exists(), reason=f"real bars not available: {DATA} is absent")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _own_lakes():
+    """Each test module ends with the lakes it attached detached: DuckDB's catalog listings visit every lake
+    attached in the process, so one left behind (its home deleted, its pinned snapshot expired) would fail the
+    next module's builds."""
+    yield
+    detach_all()
 
 
 @pytest.fixture

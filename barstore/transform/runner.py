@@ -152,11 +152,8 @@ def _build_full(con, project: Project, model: Model, existing: dict[str, str]) -
 def _refuse_lossy_columns(con, model: Model) -> None:
     """The lake stores tables as Parquet, which has no 128-bit integers: DuckDB writes a HUGEINT as a DOUBLE,
     so a stored sum would silently lose its last digits."""
-    lossy = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
-        "AND table_schema = 'main' AND table_name = ? AND data_type IN ('HUGEINT', 'UHUGEINT')",
-        [model.name],
-    ).fetchall()
+    columns = con.execute(f'DESCRIBE "{model.name}"').fetchall()  # this lake only: see lake.committed_relations
+    lossy = [(c[0], c[1]) for c in columns if c[1] in ("HUGEINT", "UHUGEINT")]
     if lossy and lake.lake_of(con) is not None:
         column, kind = lossy[0]
         raise ModelError(
@@ -194,12 +191,17 @@ def _forget_stale_descendants(con, project: Project, reset: set[str], selected: 
 
 
 def _existing_relations(con) -> dict[str, str]:
-    """Tables and views in the warehouse: 'schema.name' (or 'name' in main) -> table_type."""
-    rows = con.execute(
-        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-        "WHERE table_catalog = current_database()"
-    ).fetchall()
-    return {(n if s == "main" else f"{s}.{n}").lower(): t for s, n, t in rows}
+    """Tables and views in the warehouse: 'schema.name' (or 'name' in main) -> table_type; read at the start of
+    the build's transaction, when its lake's committed catalog is still the transaction's own."""
+    if lake.lake_of(con) is not None:
+        found = lake.committed_relations(con)
+    else:
+        rows = con.execute(
+            "SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables "
+            "WHERE table_catalog = current_database()"
+        ).fetchall()
+        found = dict(rows)
+    return {name.removeprefix("main.").lower(): kind for name, kind in found.items()}
 
 
 def check_references(project: Project, selected: list[str], existing: dict[str, str]) -> None:
