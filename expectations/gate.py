@@ -49,16 +49,17 @@ def validate_dataset(
     con,
     selection: Selection | None = None,
     settings: ValidationSettings | None = None,
+    raw_bars_chunk_rows: int = frames.RAW_BARS_CHUNK_ROWS,
 ) -> ValidationReport:
     """Run every suite on this dataset and its splits; raw bars are those of the selection's symbols (all the
-    dataset's symbols when it names none), read through `con`."""
+    dataset's symbols when it names none), read through `con` in chunks of whole symbols."""
     from .runner import run_suites
 
     spec = model_spec(spec) if isinstance(spec, str) else spec
     settings = settings or ValidationSettings.for_model(ws, spec)
     symbols = list(selection.symbols) if selection is not None and selection.symbols else list(dataset.symbol_names)
     checked = {
-        "raw_bars": frames.raw_bars(con, symbols),
+        "raw_bars": frames.RawBarChunks(con, symbols, raw_bars_chunk_rows),
         "training_set": frames.training_set(dataset, splits),
         "alignment": frames.alignment(con, spec, dataset),
         "step_spacing": frames.step_spacing(con, spec, dataset),
@@ -71,11 +72,11 @@ def validate_dataset(
         "samples": len(dataset),
         **{name: len(p) for name, p in splits.named().items()},
         "purged": splits.purged,
-        "raw_bars": len(checked["raw_bars"]),
+        "raw_bars": checked["raw_bars"].rows,
         "steps_checked": int((checked["alignment"]["scope"] == spec.step_view).sum()),
         "links_checked": len(checked["step_spacing"]),
     }
-    return ValidationReport.from_results(spec.name, results, docs, counts)
+    return ValidationReport.from_results(spec.name, results, docs, counts, settings.examples)
 
 
 def validate_model(

@@ -7,7 +7,7 @@ against the bounds, e.g. "observed 150, expected >= 1000".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -68,8 +68,18 @@ class ValidationReport:
     snapshot: int | None = None  # the warehouse snapshot the data was read from (validate_model)
 
     @classmethod
-    def from_results(cls, model: str, results: list, docs_path: Path, counts: dict[str, int]) -> ValidationReport:
-        outcomes = [_outcome(result.suite_name, er) for result in results for er in result.results]
+    def from_results(
+        cls, model: str, results: list, docs_path: Path, counts: dict[str, int], examples: int | None = None
+    ) -> ValidationReport:
+        """One outcome per expectation; a suite run on several chunks (the raw bars) merges its chunks' outcomes:
+        failed if any failed, unexpected rows summed, the first `examples` examples kept."""
+        merged: dict[tuple[str, str], Outcome] = {}
+        for result in results:
+            for er in result.results:
+                o = _outcome(result.suite_name, er)
+                key = (o.suite, o.name)
+                merged[key] = o if key not in merged else _merge(merged[key], o, examples)
+        outcomes = list(merged.values())
         return cls(model, all(o.success for o in outcomes), outcomes, docs_path, counts)
 
     @property
@@ -125,6 +135,15 @@ class ValidationReport:
             count = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
             table.add_row(o.suite, o.name, "[green]✓[/]" if o.success else "[red]✗[/]", count, "\n".join(details))
         return table
+
+
+def _merge(a: Outcome, b: Outcome, examples: int | None) -> Outcome:
+    counts = (
+        None if a.unexpected_count is None or b.unexpected_count is None else a.unexpected_count + b.unexpected_count
+    )
+    kept = (a.examples + b.examples)[:examples]
+    return replace(a, success=a.success and b.success, unexpected_count=counts, examples=kept,
+                   observed=a.observed if not a.success or b.success else b.observed)  # fmt: skip
 
 
 def _outcome(suite: str, er) -> Outcome:

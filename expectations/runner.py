@@ -1,6 +1,7 @@
 """Running the suites on their frames in one ephemeral GX context, one run id, then Data Docs (docs.py).
 
-Each suite runs on its own frame through its own ValidationDefinition (a Checkpoint passes one set of batch
+Each suite runs on its own frame (the raw bars: on each chunk of whole symbols in turn) through its own
+ValidationDefinition (a Checkpoint passes one set of batch
 parameters, i.e. one frame, to all of them). Results come back in SUMMARY form with the frames' index columns
 (symbol, time, scope) of the first unexpected rows: the report's examples.
 """
@@ -37,12 +38,14 @@ def run_suites(
         suite = context.suites.add(gx.ExpectationSuite(**load_suite(folder, name)))
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        results.append(
-            definition.run(
-                batch_parameters={"dataframe": frames[name]},
-                expectation_parameters=parameters,
-                result_format=result_format,
-                run_id=run_id,
+        chunks = [frames[name]] if isinstance(frames[name], pd.DataFrame) else frames[name]
+        for frame in chunks:  # a frame, or chunks read one at a time (frames.RawBarChunks)
+            results.append(
+                definition.run(
+                    batch_parameters={"dataframe": frame},
+                    expectation_parameters=parameters,
+                    result_format=result_format,
+                    run_id=run_id,
+                )
             )
-        )
     return results, docs.build(context, site)

@@ -57,6 +57,7 @@ from .ensemble import (
     ModelOutput,
     TrendFilter,
 )
+from .lanes import Lanes
 
 if TYPE_CHECKING:
     from barstore.checkpoints import RunInfo, TrainedModel
@@ -411,6 +412,12 @@ def torch_threads(n: int):
             torch.set_num_threads(before)
 
 
+def _set_torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
 @dataclass(frozen=True)
 class _Computed:
     """What a forward pass gave for one stored array: kept while the run and the rows are the same."""
@@ -426,7 +433,8 @@ class _Computed:
 
 class Predictor:
     """Online windows + the runs in use -> predictions and decisions. Thread-safe: one prediction at a time
-    (Feast's SQLite online store shares one connection, and two forward passes would only share 2 cores)."""
+    (Feast's SQLite online store shares one connection); within it, the models' forward passes run on two lanes
+    (inference/lanes.py)."""
 
     def __init__(
         self,
@@ -446,6 +454,7 @@ class Predictor:
         self._computed: dict[tuple[str, str], _Computed] = {}
         self._lock = threading.Lock()
         self._checked = time.monotonic()
+        self._lanes = Lanes(lambda: _set_torch_threads(threads))
 
     def refresh_runs(self, force: bool = False) -> list[str]:
         """Swap in newer runs, at most every `reload_interval` unless forced; returns the models reloaded."""
@@ -513,21 +522,29 @@ class Predictor:
                 "no_window",
             )
         _refuse_stale(symbol, [windows[m] for m in used], as_of, limits)
-        models = {m: self._predict_model(symbol, windows[m], as_of, limits[m], ensemble) for m in used}
+        models = self._lanes.run(
+            used,
+            lambda m: self._predict_model(symbol, windows[m], as_of, limits[m], ensemble),
+            lambda m: self._kept(symbol, windows[m], ensemble) is None,
+        )
         recent = models[HOURLY_MODEL].recent_level if HOURLY_MODEL in models else None
         decision = decide({m: p.output() for m, p in models.items()}, ensemble, recent)
         return SymbolPrediction(symbol, models, decision)
 
+    def _kept(self, symbol, window: OnlineWindow, ensemble) -> _Computed | None:
+        """The kept result for this window, if its run, rows and context ask are the same."""
+        done = self._computed.get((window.model, symbol))
+        run = self.runs.loaded[window.model]
+        wanted = (run.info.run_id, _recent_asked(window, ensemble), window.rows.numpy().tobytes())
+        return done if done is not None and (done.run_id, done.n_recent, done.rows) == wanted else None
+
     def _predict_model(self, symbol, window: OnlineWindow, as_of, limit, ensemble) -> ModelPrediction:
         run = self.runs.loaded[window.model]
-        n_recent = ensemble.recent_window if window.model == HOURLY_MODEL else 0
-        key = (window.model, symbol)
-        rows = window.rows.numpy().tobytes()
-        done = self._computed.get(key)
-        if done is None or (done.run_id, done.n_recent, done.rows) != (run.info.run_id, n_recent, rows):
-            done = _forward(run, window, rows, n_recent)
+        done = self._kept(symbol, window, ensemble)
+        if done is None:
+            done = _forward(run, window, window.rows.numpy().tobytes(), _recent_asked(window, ensemble))
             if self.cache:
-                self._computed[key] = done
+                self._computed[(window.model, symbol)] = done
         return ModelPrediction(
             model=window.model,
             run_id=run.info.run_id,
@@ -540,6 +557,10 @@ class Predictor:
             recent_predictions=done.recent,
             context_rows=len(window.context),
         )
+
+
+def _recent_asked(window: OnlineWindow, ensemble) -> int:
+    return ensemble.recent_window if window.model == HOURLY_MODEL else 0
 
 
 def _forward(run: LoadedRun, window: OnlineWindow, rows: bytes, n_recent: int) -> _Computed:

@@ -4,6 +4,7 @@ checked against a recomputation from the offline windows through the same checkp
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import numpy as np
@@ -17,6 +18,7 @@ from barstore.feature_store import open_store
 from barstore.specs import MODELS
 from barstore.times import format_duration, parse_duration
 from inference.ensemble import HOURLY_MODEL, MINUTE_MODELS, EnsembleSettings, ModelOutput, decide
+from inference.lanes import balance
 from inference.predict import (
     ServingSettings,
     parse_run_refs,
@@ -211,3 +213,27 @@ def test_serving_settings():
     for bad in ("seq300_minute", "=abc", "seq1=abc"):
         with pytest.raises(BarstoreError, match="--run"):
             parse_run_refs([bad])
+
+
+def test_lanes_split_the_forward_passes_by_their_cost():
+    assert balance({"a": 3.0, "b": 2.0, "c": 2.0}) == (["a"], ["b", "c"])
+    assert balance({"slow": 10.0, "m1": 1.7, "m2": 2.9, "m3": 2.8, "h": 6.0}) == (["slow", "m1"], ["h", "m2", "m3"])
+    assert balance({"a": 1.0, "b": 0.0, "c": 0.0}) == (["a", "b", "c"], [])  # kept results: no thread hop
+
+
+def test_a_cold_prediction_runs_on_two_lanes_with_the_same_numbers(sw):
+    from inference.predict import open_predictor
+
+    cold = open_predictor(sw.ws, cache=False)
+    first = cold.predict([SYMBOL], as_of=AS_OF).to_dict()
+    threads = set()
+    original = cold._predict_model
+
+    def noting(*args, **kwargs):
+        threads.add(threading.current_thread().name.split("_")[0])
+        return original(*args, **kwargs)
+
+    cold._predict_model = noting
+    again = cold.predict([SYMBOL], as_of=AS_OF).to_dict()
+    assert again == first
+    assert set(cold._lanes.cost) == set(MODELS) and threads == {"MainThread", "barstore-forward"}

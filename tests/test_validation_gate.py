@@ -360,3 +360,34 @@ def test_rows_in_windows_match_brute_force():
         expected = {r for e in ends for r in range(e - 5 + 1 + skip_first, e + 1)}
         got = frames.in_windows(ends, 5, 40, skip_first=skip_first)
         assert set(np.flatnonzero(got)) == expected
+
+
+def test_raw_bars_checked_in_chunks_of_whole_symbols_report_as_one_run(fs, passed):
+    """One chunk per symbol (bounded memory) finds what one frame of every bar finds: the counts summed, the
+    examples of each chunk in symbol order."""
+    ws, con, _ = fs
+    _, ds, splits = passed
+    symbols = sorted(ds.symbol_names)[:2]
+    assert len(symbols) == 2
+    con.execute("BEGIN")
+    try:
+        for symbol in symbols:
+            con.execute(
+                "INSERT INTO raw.bars (symbol, timeframe, ts, open, high, low, close, volume, ingested_at) VALUES "
+                "(?, '1h', '2030-01-01 00:00:00+00', 10, 9, 8, 9.5, 1, now())",  # high < open
+                [symbol],
+            )
+        whole, chunked = (
+            validate_dataset(ws, SPEC, ds, splits, con, Selection(symbols=tuple(symbols)), raw_bars_chunk_rows=n)
+            for n in (10**9, 1)
+        )
+        chunks = frames.RawBarChunks(con, symbols, 1)
+        assert chunks.groups == [[symbols[0]], [symbols[1]]]
+    finally:
+        con.execute("ROLLBACK")
+    assert chunked.counts == whole.counts and whole.counts["raw_bars"] > 2
+    assert [(o.suite, o.name, o.success, o.unexpected_count) for o in chunked.outcomes] == [
+        (o.suite, o.name, o.success, o.unexpected_count) for o in whole.outcomes
+    ]
+    high = chunked.outcome("raw_bars", "high >= max(open, close)")
+    assert high.unexpected_count == 2 and [e.symbol for e in high.examples] == symbols
