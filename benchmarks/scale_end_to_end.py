@@ -30,7 +30,8 @@ CLI = [sys.executable, "-m", "barstore.cli"]
 FIRST_DAY, DAYS = date(2024, 1, 1), 366  # 2024 is a leap year: the whole of it
 SYMBOLS_PER_FILE = 25
 MINUTE_MODELS = ("seq300_minute", "seq500_minute", "seq800_minute")
-SAMPLES = {"seq300_minute": 2000, "seq500_minute": 500, "seq800_minute": 300}  # training runs: bounded
+# training runs: bounded, at least the gate's min_samples (1000)
+SAMPLES = {"seq300_minute": 2000, "seq500_minute": 1000, "seq800_minute": 1000}
 
 
 def write_universe(folder: Path, n: int) -> list[Path]:
@@ -74,7 +75,7 @@ def sql_latency_during(home: Path, stop: threading.Event, out: list) -> None:
         out.append((time.perf_counter() - start, done.returncode))
 
 
-def universe(n: int, root: Path, full_gate: bool) -> list:
+def universe(n: int, root: Path, full_gate: bool, serve: bool = True) -> list:
     print(f"universe of {n} symbols x 1 year of RTH minutes", flush=True)
     started = time.perf_counter()
     files = write_universe(root / "bars", n)
@@ -98,6 +99,8 @@ def universe(n: int, root: Path, full_gate: bool) -> list:
     timed(home, ["validate", "seq300_minute", "--max-samples", "2000"], "validate seq300_minute (2000)", results)
     if full_gate:  # the gate over every sample, in bounded memory
         timed(home, ["validate", "seq300_minute"], "validate seq300_minute (every sample)", results)
+    if not serve:
+        return results
     for model in MINUTE_MODELS:
         args = ["train", model, "--max-samples", str(SAMPLES[model]), "--epochs", "1", "--device", "cpu"]
         timed(home, args, f"train {model} ({SAMPLES[model]}, 1 epoch)", results)
@@ -128,6 +131,7 @@ def main() -> None:
     parser.add_argument("--sp500", action="store_true", help="also the S&P 500 daily file")
     parser.add_argument("--full-gate-up-to", type=int, default=118, help="validate every sample up to N symbols")
     parser.add_argument("--keep", type=Path, help="build the homes here and keep them (for bench_training.py)")
+    parser.add_argument("--serve-up-to", type=int, default=10**6, help="train, materialize, predict up to N symbols")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,7 +139,7 @@ def main() -> None:
         if args.sp500:
             sp500(root)
         for n in args.symbols:
-            universe(n, root / f"u{n}", full_gate=n <= args.full_gate_up_to)
+            universe(n, root / f"u{n}", full_gate=n <= args.full_gate_up_to, serve=n <= args.serve_up_to)
 
 
 if __name__ == "__main__":
