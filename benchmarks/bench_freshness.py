@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -203,7 +204,9 @@ def through_live(home: Path, bar: Path, folder: Path, expected: int) -> None:
     folder.mkdir()
     args = [*CLI, "live", "--watch", str(folder), "--timeframe", "1m", "--calendar", "crypto_24x7", "--replay",
             "--poll", "0.05", "--home", str(home)]  # fmt: skip
-    proc = subprocess.Popen(args, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # each line as printed (a pipe is block-buffered), and unwrapped (rich wraps at 80 columns off a terminal)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
+    proc = subprocess.Popen(args, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         for line in proc.stdout:
             if line.startswith("watching"):
