@@ -203,7 +203,7 @@ def _columns(con, table: str) -> list[str] | None:
     """A table's column names in the connection's own catalog, None when it has no such table (a probe: see
     lake.committed_relations). Python replacement scans are off for it, or a missing table would be looked for among
     the caller's variables."""
-    database = con.execute("SELECT current_database()").fetchone()[0]
+    database = lake.alias(con)
     replacements = con.execute("SELECT current_setting('python_enable_replacements')").fetchone()[0]
     con.execute("SET python_enable_replacements = false")
     try:

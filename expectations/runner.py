@@ -1,9 +1,9 @@
 """Running the suites on their frames in one ephemeral GX context, one run id, then Data Docs (docs.py).
 
 Each suite runs on its own frame (the raw bars: on each chunk of whole symbols in turn) through its own
-ValidationDefinition (a Checkpoint passes one set of batch
-parameters, i.e. one frame, to all of them). Results come back in SUMMARY form with the frames' index columns
-(symbol, time, scope) of the first unexpected rows: the report's examples.
+ValidationDefinition (a Checkpoint passes one set of batch parameters, i.e. one frame, to all of them). Results
+come back in SUMMARY form with the frames' index columns (symbol, time, scope) of the first unexpected rows: the
+report's examples.
 """
 
 from __future__ import annotations

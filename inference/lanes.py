@@ -37,9 +37,9 @@ class Lanes:
         self._pool: ThreadPoolExecutor | None = None
         self.cost: dict[str, float] = {}
 
-    def run(self, models: Sequence[str], work: Callable[[str], object], will_compute: Callable[[str], bool]):
-        """{model: work(model)} in `models`' order; `will_compute(model)` says whether its pass runs."""
-        computing = {m for m in models if will_compute(m)}
+    def run(self, models: Sequence[str], work: Callable[[str], object], computing: set[str]):
+        """{model: work(model)} in `models`' order; `computing`: the models whose pass runs (the others' work
+        returns a kept result)."""
         mine, theirs = balance({m: self.cost.get(m, 1.0) if m in computing else 0.0 for m in models})
         pending = self._helper().submit(self._lane, theirs, work, computing) if theirs else None
         done = self._lane(mine, work, computing)

@@ -522,27 +522,30 @@ class Predictor:
                 "no_window",
             )
         _refuse_stale(symbol, [windows[m] for m in used], as_of, limits)
+        rows = {m: windows[m].rows.numpy().tobytes() for m in used}
+        kept = {m: self._kept(symbol, windows[m], rows[m], ensemble) for m in used}
         models = self._lanes.run(
             used,
-            lambda m: self._predict_model(symbol, windows[m], as_of, limits[m], ensemble),
-            lambda m: self._kept(symbol, windows[m], ensemble) is None,
+            lambda m: self._predict_model(symbol, windows[m], rows[m], kept[m], as_of, limits[m], ensemble),
+            computing={m for m in used if kept[m] is None},
         )
         recent = models[HOURLY_MODEL].recent_level if HOURLY_MODEL in models else None
         decision = decide({m: p.output() for m, p in models.items()}, ensemble, recent)
         return SymbolPrediction(symbol, models, decision)
 
-    def _kept(self, symbol, window: OnlineWindow, ensemble) -> _Computed | None:
-        """The kept result for this window, if its run, rows and context ask are the same."""
+    def _kept(self, symbol, window: OnlineWindow, rows: bytes, ensemble) -> _Computed | None:
+        """The kept result for this window, if its run, rows (`rows`: its bytes) and context ask are the same."""
         done = self._computed.get((window.model, symbol))
-        run = self.runs.loaded[window.model]
-        wanted = (run.info.run_id, _recent_asked(window, ensemble), window.rows.numpy().tobytes())
+        wanted = (self.runs.loaded[window.model].info.run_id, _recent_asked(window, ensemble), rows)
         return done if done is not None and (done.run_id, done.n_recent, done.rows) == wanted else None
 
-    def _predict_model(self, symbol, window: OnlineWindow, as_of, limit, ensemble) -> ModelPrediction:
+    def _predict_model(
+        self, symbol, window: OnlineWindow, rows: bytes, done, as_of, limit, ensemble
+    ) -> ModelPrediction:
+        """The model's prediction: `done` (the kept result) or a forward pass on the window."""
         run = self.runs.loaded[window.model]
-        done = self._kept(symbol, window, ensemble)
         if done is None:
-            done = _forward(run, window, window.rows.numpy().tobytes(), _recent_asked(window, ensemble))
+            done = _forward(run, window, rows, _recent_asked(window, ensemble))
             if self.cache:
                 self._computed[(window.model, symbol)] = done
         return ModelPrediction(
