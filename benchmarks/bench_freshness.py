@@ -196,38 +196,44 @@ def main() -> None:
         total += time.perf_counter() - start
         print(f"  {'predict (the running Predictor)':36s} {time.perf_counter() - start:6.2f} s   ({made} fresh)")
         print(f"  {'total':36s} {total:6.2f} s")
-        through_live(ws.home, bar_3, Path(tmp) / "incoming", len(symbols))
+        through_live(ws.home, bar_3, Path(tmp) / "incoming", len(new_closes(bar_3)), mode)
 
 
-def through_live(home: Path, bar: Path, folder: Path, expected: int) -> None:
+def through_live(home: Path, bar: Path, folder: Path, symbols: int, mode: str) -> None:
     """The last minute dropped into `barstore live --watch`: seconds from the rename to the last prediction line."""
     folder.mkdir()
     args = [*CLI, "live", "--watch", str(folder), "--timeframe", "1m", "--calendar", "crypto_24x7", "--replay",
-            "--poll", "0.05", "--home", str(home)]  # fmt: skip
+            "--mode", mode, "--trend-filter", "none", "--poll", "0.05", "--home", str(home)]  # fmt: skip
     # each line as printed (a pipe is block-buffered), and unwrapped (rich wraps at 80 columns off a terminal)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
     proc = subprocess.Popen(args, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen = []
     try:
         for line in proc.stdout:
+            seen.append(line)
             if line.startswith("watching"):
                 break
         staged = folder / f".{bar.name}"
         staged.write_bytes(bar.read_bytes())
         start = time.perf_counter()
         staged.rename(folder / bar.name)
-        timing, fresh = None, 0
-        for line in proc.stdout:
-            if line.startswith(f"{bar.name}: "):
+        timing, answered, fresh = None, 0, 0
+        for line in proc.stdout:  # the file's timing line, then one line per symbol: a prediction or why not
+            seen.append(line)
+            if line.startswith((f"{bar.name}: ", f"refused {bar.name}")):
                 timing = line.strip()
-            elif timing and line.startswith("  ") and "windows end" in line:
-                fresh += 1
-                if fresh == expected:
+            elif timing and line.startswith("  "):
+                answered += 1
+                fresh += "windows end" in line
+                if answered == symbols:
                     break
         seconds = time.perf_counter() - start
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    print(f"through `barstore live --watch` (warm process): {fresh} fresh predictions")
+    if not answered:
+        raise SystemExit("barstore live answered nothing:\n" + "".join(seen[-40:]))
+    print(f"through `barstore live --watch` (warm process): {fresh} of {answered} symbols predicted")
     print(f"  {timing}")
     print(f"  {'rename -> last prediction printed':36s} {seconds:6.2f} s   (target <= 5 s)")
 

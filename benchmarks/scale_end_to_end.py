@@ -75,12 +75,34 @@ def sql_latency_during(home: Path, stop: threading.Event, out: list) -> None:
         out.append((time.perf_counter() - start, done.returncode))
 
 
-def universe(n: int, root: Path, full_gate: bool, serve: bool = True) -> list:
+def universe(n: int, root: Path, full_gate: bool, serve: bool = True, resume: bool = False) -> list:
     print(f"universe of {n} symbols x 1 year of RTH minutes", flush=True)
+    home, results = root / "home", []
+    if resume and home.exists():
+        print(f"  (resuming {home}: ingested, built and applied before)", flush=True)
+    else:
+        load(root, home, n, results)
+    timed(home, ["validate", "seq300_minute", "--max-samples", "2000"], "validate seq300_minute (2000)", results)
+    timed(home, ["validate", "seq300_minute", "--max-samples", "2000"], "the same again (bars passed before)", results)
+    if full_gate:  # the gate over every sample, in bounded memory
+        timed(home, ["validate", "seq300_minute"], "validate seq300_minute (every sample)", results)
+    if not serve:
+        return results
+    for model in MINUTE_MODELS:
+        args = ["train", model, "--max-samples", str(SAMPLES[model]), "--epochs", "1", "--device", "cpu"]
+        timed(home, args, f"train {model} ({SAMPLES[model]}, 1 epoch)", results)
+    as_of = "2024-12-31T21:00:01"  # the last bar's close + 1 s
+    timed(home, ["materialize", "--as-of", as_of], "materialize", results)
+    predict = ["predict", "S000", "S001", "--as-of", as_of, "--mode", "three_model", "--trend-filter", "none"]
+    timed(home, predict, "predict (2 symbols, cold process)", results)
+    return results
+
+
+def load(root: Path, home: Path, n: int, results: list) -> None:
+    """Bar files -> ingest -> full build (with `barstore sql` polled meanwhile) -> apply."""
     started = time.perf_counter()
     files = write_universe(root / "bars", n)
     print(f"  (bar files written in {time.perf_counter() - started:.0f} s, not timed)", flush=True)
-    home, results = root / "home", []
     timed(home, ["ingest", *map(str, files), "--timeframe", "1m", "--calendar", "us_rth"], "ingest", results)
     stop, latencies = threading.Event(), []
     poller = threading.Thread(target=sql_latency_during, args=(home, stop, latencies))
@@ -96,19 +118,6 @@ def universe(n: int, root: Path, full_gate: bool, serve: bool = True) -> list:
         print(f"  barstore sql during the build: {len(ok)} answers, median {statistics.median(ok):.2f} s, "
               f"max {max(ok):.2f} s, {failed} failed")  # fmt: skip
     timed(home, ["apply"], "apply", results)
-    timed(home, ["validate", "seq300_minute", "--max-samples", "2000"], "validate seq300_minute (2000)", results)
-    if full_gate:  # the gate over every sample, in bounded memory
-        timed(home, ["validate", "seq300_minute"], "validate seq300_minute (every sample)", results)
-    if not serve:
-        return results
-    for model in MINUTE_MODELS:
-        args = ["train", model, "--max-samples", str(SAMPLES[model]), "--epochs", "1", "--device", "cpu"]
-        timed(home, args, f"train {model} ({SAMPLES[model]}, 1 epoch)", results)
-    as_of = "2024-12-31T21:00:01"  # the last bar's close + 1 s
-    timed(home, ["materialize", "--as-of", as_of], "materialize", results)
-    predict = ["predict", "S000", "S001", "--as-of", as_of, "--mode", "three_model", "--trend-filter", "none"]
-    timed(home, predict, "predict (2 symbols, cold process)", results)
-    return results
 
 
 def sp500(root: Path) -> list:
@@ -132,6 +141,7 @@ def main() -> None:
     parser.add_argument("--full-gate-up-to", type=int, default=118, help="validate every sample up to N symbols")
     parser.add_argument("--keep", type=Path, help="build the homes here and keep them (for bench_training.py)")
     parser.add_argument("--serve-up-to", type=int, default=10**6, help="train, materialize, predict up to N symbols")
+    parser.add_argument("--resume", action="store_true", help="a home kept by --keep: go on from validate")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,7 +149,13 @@ def main() -> None:
         if args.sp500:
             sp500(root)
         for n in args.symbols:
-            universe(n, root / f"u{n}", full_gate=n <= args.full_gate_up_to, serve=n <= args.serve_up_to)
+            universe(
+                n,
+                root / f"u{n}",
+                n <= args.full_gate_up_to,
+                n <= args.serve_up_to,
+                args.resume and args.keep is not None,
+            )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from .docs import site_dir
 from .report import Example, Outcome, ValidationFailed, ValidationReport
 from .settings import ValidationSettings
 from .suites import suites_dir
+from .verdicts import VerdictBook, book_path, fingerprints, suite_key
 
 if TYPE_CHECKING:
     from barstore.home import Workspace
@@ -50,16 +51,22 @@ def validate_dataset(
     selection: Selection | None = None,
     settings: ValidationSettings | None = None,
     raw_bars_chunk_rows: int = frames.RAW_BARS_CHUNK_ROWS,
+    recheck_bars: bool = False,
 ) -> ValidationReport:
     """Run every suite on this dataset and its splits; raw bars are those of the selection's symbols (all the
-    dataset's symbols when it names none), read through `con` in chunks of whole symbols."""
+    dataset's symbols when it names none), read through `con` in chunks of whole symbols. A symbol whose bars
+    passed before, unchanged, is not checked again (expectations/verdicts.py) unless `recheck_bars`."""
     from .runner import run_suites
 
     spec = model_spec(spec) if isinstance(spec, str) else spec
     settings = settings or ValidationSettings.for_model(ws, spec)
     symbols = list(selection.symbols) if selection is not None and selection.symbols else list(dataset.symbol_names)
+    book = VerdictBook(book_path(ws.home), suite_key(suites_dir(ws) / "raw_bars.json"))
+    prints = fingerprints(con, symbols)
+    reused = set() if recheck_bars else book.passed(prints)
+    raw_bars = frames.RawBarChunks(con, [s for s in symbols if s not in reused], raw_bars_chunk_rows)
     checked = {
-        "raw_bars": frames.RawBarChunks(con, symbols, raw_bars_chunk_rows),
+        "raw_bars": raw_bars,
         "training_set": frames.training_set(dataset, splits),
         "alignment": frames.alignment(con, spec, dataset),
         "step_spacing": frames.step_spacing(con, spec, dataset),
@@ -72,10 +79,14 @@ def validate_dataset(
         "samples": len(dataset),
         **{name: len(p) for name, p in splits.named().items()},
         "purged": splits.purged,
-        "raw_bars": checked["raw_bars"].rows,
+        "raw_bars": raw_bars.rows,
+        "raw_bars_reused": sum(prints[s][0] for s in reused),
         "steps_checked": int((checked["alignment"]["scope"] == spec.step_view).sum()),
         "links_checked": len(checked["step_spacing"]),
     }
+    chunk_results = [r for r in results if r.suite_name == "raw_bars"]  # one per chunk, in the chunks' order
+    passed = [s for group, r in zip(raw_bars.groups, chunk_results, strict=True) if r.success for s in group]
+    book.record({s: prints[s] for s in passed if s in prints})
     return ValidationReport.from_results(spec.name, results, docs, counts, settings.examples)
 
 
@@ -87,6 +98,7 @@ def validate_model(
     con=None,
     settings: ValidationSettings | None = None,
     shares=None,
+    recheck_bars: bool = False,
 ) -> tuple[ValidationReport, WindowDataset, Splits]:
     """Build the model's dataset (select_dataset) and walk-forward splits as training does, then validate them."""
     from barstore.feature_store import open_store
@@ -104,7 +116,7 @@ def validate_model(
         with reading_snapshot(ws.warehouse, snapshot):  # Feast's retrieval reads the same snapshot
             ds = select_dataset(ws, model, selection, store=open_store(ws) if store is None else store, con=con)
             splits = walk_forward(ds.timestamps, ds.label_times, shares or project_shares(ws.project_dir))
-            report = validate_dataset(ws, spec, ds, splits, con, selection, settings)
+            report = validate_dataset(ws, spec, ds, splits, con, selection, settings, recheck_bars=recheck_bars)
         report.snapshot = snapshot
         return report, ds, splits
     finally:

@@ -108,8 +108,9 @@ class ValidationReport:
         17,145 steps, 17,141 links"."""
         c = self.counts
         splits = ", ".join(f"{name} {c.get(name, 0):,}" for name in ("train", "validation", "test", "purged"))
+        reused = f" (and {c['raw_bars_reused']:,} unchanged since they passed)" if c.get("raw_bars_reused") else ""
         return (
-            f"{c.get('samples', 0):,} samples: {splits}; checked {c.get('raw_bars', 0):,} raw bars, "
+            f"{c.get('samples', 0):,} samples: {splits}; checked {c.get('raw_bars', 0):,} raw bars{reused}, "
             f"{c.get('steps_checked', 0):,} steps, {c.get('links_checked', 0):,} links"
         )
 

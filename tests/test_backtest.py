@@ -136,11 +136,14 @@ def test_no_lookahead_scrambled_future_bars_leave_a_fold_unchanged(workspace, fi
 
 
 def test_same_seed_same_decisions_and_numbers(workspace, first, tmp_path):
-    again = run_backtest(workspace, settings(), out=tmp_path / "again")
-    pd.testing.assert_frame_equal(first.predictions, again.predictions)
-    pd.testing.assert_frame_equal(first.decisions, again.decisions)
-    for key in ("strategies", "intervals", "models"):
-        assert again.results[key] == first.results[key], key
+    """Fold 2 run again alone (fold 1's rerun is the no-lookahead test's): the same training, predictions,
+    decisions and per-fold accuracies. A decision depends on its own step's predictions only."""
+    again = run_backtest(workspace, settings(), out=tmp_path / "again", folds=[first.folds[1]])
+    pd.testing.assert_frame_equal(_fold(first.predictions, 2), again.predictions)
+    pd.testing.assert_frame_equal(_fold(first.decisions, 2), again.decisions)
+    for name, model in again.results["models"].items():
+        assert model["folds"] == [f for f in first.results["models"][name]["folds"] if f["fold"] == 2], name
+    assert again.results["models"]["seq300_minute"]["folds"]  # (seq800's labels reach past the data's end)
     trading = first.decisions[first.decisions["strategy"].isin(["three_model", "four_model", "logistic_baseline"])]
     assert (trading["action"] != "wait").sum() > 100  # the ensembles and the baseline do trade
 

@@ -31,7 +31,7 @@ from barstore.specs import MODELS
 from barstore.splits import Splits, walk_forward
 from barstore.warehouse import connect
 from barstore.windows.selection import Selection, select_dataset
-from expectations import frames
+from expectations import frames, verdicts
 from expectations.gate import ValidationFailed, ValidationSettings, validate_dataset, validate_model
 from expectations.suites import SUITES
 
@@ -391,3 +391,35 @@ def test_raw_bars_checked_in_chunks_of_whole_symbols_report_as_one_run(fs, passe
     ]
     high = chunked.outcome("raw_bars", "high >= max(open, close)")
     assert high.unexpected_count == 2 and [e.symbol for e in high.examples] == symbols
+
+
+def test_bars_that_passed_unchanged_are_not_checked_again(fs, passed):
+    """After a passing run (the `passed` fixture) the raw bars are not read again; a changed bar makes its symbol
+    checked again (and only it); --recheck-bars checks all; another suite text voids every verdict."""
+    ws, con, _ = fs
+    report, ds, splits = passed
+    total = con.execute("SELECT count(*) FROM raw.bars").fetchone()[0]
+    again = gate(fs, ds, splits)
+    assert again.success and (again.counts["raw_bars"], again.counts["raw_bars_reused"]) == (0, total)
+    assert [(o.name, o.success) for o in again.outcomes] == [(o.name, o.success) for o in report.outcomes]
+    assert f"checked 0 raw bars (and {total:,} unchanged since they passed)" in again.counts_line()
+    symbol = sorted(ds.symbol_names)[0]
+    own = con.execute("SELECT count(*) FROM raw.bars WHERE symbol = ?", [symbol]).fetchone()[0]
+    con.execute("BEGIN")
+    try:  # one valid bar of one symbol gets another volume
+        con.execute(
+            "UPDATE raw.bars SET volume = volume + 1 WHERE symbol = ? AND ts = (SELECT max(ts) FROM raw.bars "
+            "WHERE symbol = ?)",
+            [symbol, symbol],
+        )
+        changed = gate(fs, ds, splits)
+    finally:
+        con.execute("ROLLBACK")
+    assert changed.success and (changed.counts["raw_bars"], changed.counts["raw_bars_reused"]) == (own, total - own)
+    every = validate_dataset(ws, SPEC, ds, splits, con, recheck_bars=True)
+    assert (every.counts["raw_bars"], every.counts["raw_bars_reused"]) == (total, 0)
+    prints = verdicts.fingerprints(con, [symbol])
+    assert verdicts.VerdictBook(verdicts.book_path(ws.home), "another suite").passed(prints) == set()
+    assert verdicts.VerdictBook(
+        verdicts.book_path(ws.home), verdicts.suite_key(PROJECT_DIR / "expectations" / "suites" / "raw_bars.json")
+    ).passed(prints) == {symbol}

@@ -12,6 +12,7 @@ import typer
 
 from . import Online, OnlineOpt, _run, _workspace
 from .options import HomeOpt
+from .serving import ModeChoice, ModeOpt, TrendFilterChoice, TrendFilterOpt
 
 SUFFIXES = {".csv", ".txt", ".parquet", ".json", ".ndjson"}
 DONE, REJECTED = "done", "rejected"  # sub-folders of the watched one
@@ -32,6 +33,8 @@ def live(
     ),
     poll: float = typer.Option(0.2, help="Seconds between looks at the folder."),
     once: bool = typer.Option(False, help="Process the files there now, then exit."),
+    mode: ModeChoice | None = ModeOpt,
+    trend_filter: TrendFilterChoice | None = TrendFilterOpt,
     online: Online = OnlineOpt,
     home: str | None = HomeOpt,
 ):
@@ -44,7 +47,8 @@ def live(
         from ..ingest import IngestOptions
 
         opts = IngestOptions(timeframe=timeframe, calendar=calendar, tz=tz, preset=preset)
-        loop = LiveLoop(_workspace(home), opts, online.value, replay)
+        choice = (mode.value if mode else None, trend_filter.value if trend_filter else None)
+        loop = LiveLoop(_workspace(home), opts, online.value, replay, choice)
         loop.run(watch, poll, once)
 
     _run(body)
@@ -66,18 +70,20 @@ class Timing:
 
 
 class LiveLoop:
-    def __init__(self, ws, opts, online: str, replay: bool):
+    def __init__(
+        self, ws, opts, online: str, replay: bool, ensemble_choice: tuple[str | None, str | None] = (None, None)
+    ):
         from rich.console import Console
 
         from inference.ensemble import EnsembleSettings
-        from inference.predict import models_in_use, open_predictor
+        from inference.predict import ensemble_for, models_in_use, open_predictor
 
         from ..warehouse import connect
 
         self.ws, self.opts, self.online, self.replay = ws, opts, online, replay
         self.console = Console(highlight=False, soft_wrap=True)
         self.con = connect(ws.warehouse)
-        ensemble = EnsembleSettings.from_project(ws.project_dir)
+        ensemble = ensemble_for(EnsembleSettings.from_project(ws.project_dir), *ensemble_choice)
         self.predictor = open_predictor(ws, online, models=models_in_use(ensemble), ensemble=ensemble)
         self.predictor.warm_up()
         self.processed = self.refused = 0

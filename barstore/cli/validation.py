@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         stride: int = StrideOpt,
         max_samples: int | None = MaxSamplesOpt,
         snapshot: int | None = SnapshotOpt,
+        recheck_bars: bool = typer.Option(
+            False, "--recheck-bars", help="Check every raw bar again, also those that passed before unchanged."
+        ),
         home: str | None = HomeOpt,
     ):
         """Check MODEL's raw bars, training set, point-in-time alignment, step spacing and splits (GX suites)."""
@@ -35,7 +38,10 @@ def register(app: typer.Typer) -> None:
             from expectations.gate import validate_model
 
             report, _, _ = validate_model(
-                _workspace(home), model, selection(symbols, since, until, stride, max_samples, snapshot)
+                _workspace(home),
+                model,
+                selection(symbols, since, until, stride, max_samples, snapshot),
+                recheck_bars=recheck_bars,
             )
             console = Console()
             console.print(report.table())
