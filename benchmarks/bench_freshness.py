@@ -217,7 +217,7 @@ def through_live(home: Path, bar: Path, folder: Path, symbols: int, mode: str) -
         staged.write_bytes(bar.read_bytes())
         start = time.perf_counter()
         staged.rename(folder / bar.name)
-        timing, answered, fresh = None, 0, 0
+        timing, answered, fresh, unanswered = None, 0, 0, []
         for line in proc.stdout:  # the file's timing line, then one line per symbol: a prediction or why not
             seen.append(line)
             if line.startswith((f"{bar.name}: ", f"refused {bar.name}")):
@@ -225,6 +225,8 @@ def through_live(home: Path, bar: Path, folder: Path, symbols: int, mode: str) -
             elif timing and line.startswith("  "):
                 answered += 1
                 fresh += "windows end" in line
+                if "windows end" not in line:
+                    unanswered.append(line.strip())
                 if answered == symbols:
                     break
         seconds = time.perf_counter() - start
@@ -236,6 +238,8 @@ def through_live(home: Path, bar: Path, folder: Path, symbols: int, mode: str) -
     print(f"through `barstore live --watch` (warm process): {fresh} of {answered} symbols predicted")
     print(f"  {timing}")
     print(f"  {'rename -> last prediction printed':36s} {seconds:6.2f} s   (target <= 5 s)")
+    for line in unanswered[:3]:
+        print(f"  not predicted: {line}")
 
 
 if __name__ == "__main__":

@@ -150,8 +150,10 @@ class LiveLoop:
         t3 = time.perf_counter()
         lines = []
         for symbol in sorted(ends):
+            # replaying history: each symbol as of its own new bar (symbols' files may end days apart)
+            own = ends[symbol] + bar + timedelta(seconds=1) if self.replay else None
             try:
-                item = self.predictor.predict([symbol], as_of=as_of).predictions[0]
+                item = self.predictor.predict([symbol], as_of=own).predictions[0]
             except BarstoreError as err:  # a symbol without every window is reported, not fatal
                 lines.append(f"{symbol}: no prediction: {err}")
                 continue
