@@ -3,16 +3,18 @@
 Decision times: every close of a complete hourly bar of each selected symbol inside the fold (the steps of
 features_1h, which is seq500_hourly's spine). The price of a decision is that bar's close, the close of the last
 bar at or before the decision. At a decision time t a model's prediction is that of its window ending at its
-latest step at or before t, when that step is recent enough (`MAX_AGE`): the minute models' last minute of the
-hour (normally the minute closing at t itself), the hourly model's step at t, the long-term model's last daily
-close within 4 days (a weekend plus a holiday; at 10:00 on a Tuesday that is Monday's close).
+latest step at or before t, as serving decides: only that step (what the online store holds; if its window is
+not valid, an earlier one is not used instead), and only when it is no older than the model's `[serving]
+max_staleness` (by default 10 minutes for the minute models, whose step is normally the minute closing at t
+itself; 2 hours for the hourly model, whose step is t; 4 days for the long-term model's daily close: a weekend
+plus a holiday).
 
 Windows are cut exactly as the online path cuts them (inference.windows.latest_windows: step spine -> Feast
 point-in-time retrieval -> `window_ends` without labels), so they are the tensors a live prediction at t would
 get, and a decision never depends on whether its label exists yet (the last days of the data get decisions too;
 `window_dataset` would drop them for want of a label). A model with no window at t (too little history, a gap,
 a missing value) or no checkpoint for the fold (the gate refused its data) has a missing prediction (NaN), on
-which the ensemble rules WAIT.
+which every strategy that reads it says MISSING (`strategy_actions`).
 
 The REDUCE rule's recent level (`hourly_recent`) is the mean of the previous `recent_window` decisions' hourly
 predictions inside the fold (inference.ensemble.recent_hourly_level): unknown for a fold's first hours, where the
@@ -42,6 +44,8 @@ from inference.ensemble import (
     return_column,
 )
 
+from .positions import MISSING
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -53,8 +57,6 @@ if TYPE_CHECKING:
 
 GRID_MODEL = "seq500_hourly"  # its spine is the decision grid; its feature service holds the grid's prices
 PRICE_COLUMN = "features_1h__close"
-# How old a model's latest step may be at a decision time, by the model's timeframe (inclusive).
-MAX_AGE = {"1m": timedelta(minutes=59), "1h": timedelta(0), "1d": timedelta(days=4)}
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,18 @@ def _history_start(con, spec: ModelSpec, before: datetime, symbols: list[str] | 
 
 
 def predictions_at(
-    grid: Grid, model: TrainedModel, spec: ModelSpec, store, con, symbols: list[str] | None, fold: Fold, device=None
+    grid: Grid,
+    model: TrainedModel,
+    spec: ModelSpec,
+    store,
+    con,
+    symbols: list[str] | None,
+    fold: Fold,
+    max_age: timedelta,
+    device=None,
 ) -> StepPredictions:
-    """`model`'s prediction at each decision of `grid` (module docstring), each distinct window predicted once."""
+    """`model`'s prediction at each decision of `grid` (module docstring), each distinct window predicted once;
+    `max_age`: the model's `[serving] max_staleness`."""
     import torch
 
     from barstore.windows.index import window_ends
@@ -190,7 +201,6 @@ def predictions_at(
     out = StepPredictions.missing(n)
     if n == 0:
         return out
-    max_age = MAX_AGE[spec.timeframe]
     start = _history_start(con, spec, fold.start - max_age, symbols)
     spine = step_spine(con, spec, symbols=symbols, start=start, end=fold.last)
     if spine.num_rows == 0:
@@ -214,21 +224,23 @@ def predictions_at(
 
 
 def latest_rows(frame: pd.DataFrame, matrix: AlignedMatrix, ends: np.ndarray, max_age: timedelta) -> np.ndarray:
-    """For each decision (symbol, time) the matrix row of its latest window end at or before the time and no
-    older than `max_age`; -1 where there is none."""
+    """For each decision (symbol, time) the matrix row of the symbol's latest step at or before the time, when
+    that step ends a window (`ends`) no older than `max_age`; -1 otherwise. Only the latest step counts: the
+    online store holds that window alone, so an earlier valid window is never used in its place."""
     out = np.full(len(frame), -1, dtype=np.int64)
     times = frame["time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
     age = np.timedelta64(int(max_age.total_seconds() * 1e6), "us")
-    end_codes = matrix.symbol_codes[ends]
+    is_end = np.zeros(len(matrix.times), dtype=bool)
+    is_end[ends] = True
     for code, name in enumerate(matrix.symbol_names):
         mine = np.flatnonzero(frame["symbol"].to_numpy() == name)
-        own = ends[end_codes == code]  # ascending: the matrix is sorted by symbol, then time
+        own = np.flatnonzero(matrix.symbol_codes == code)  # ascending: the matrix is sorted by symbol, then time
         if len(mine) == 0 or len(own) == 0:
             continue
-        own_times = matrix.times[own]
-        pos = np.searchsorted(own_times, times[mine], side="right") - 1
+        pos = np.searchsorted(matrix.times[own], times[mine], side="right") - 1
         ok = pos >= 0
-        ok[ok] &= times[mine][ok] - own_times[pos[ok]] <= age
+        rows = own[pos[ok]]
+        ok[ok] = is_end[rows] & (times[mine][ok] - matrix.times[rows] <= age)
         out[mine[ok]] = own[pos[ok]]
     return out
 
@@ -252,8 +264,23 @@ def prediction_columns(grid: Grid, predictions: dict[str, StepPredictions], rece
     return frame
 
 
+def _absent_inputs(frame: pd.DataFrame, decided: pd.DataFrame, strategy: Strategy) -> pd.Series:
+    """Per row, the strategy's models without a prediction or score there, comma-separated ("" when none)."""
+    parts = [
+        np.where(frame[return_column(m)].isna().to_numpy(), m, "")
+        for m in (*MINUTE_MODELS, *((HOURLY_MODEL,) if strategy.mode is Mode.FOUR_MODEL else ()))
+    ]
+    if strategy.trend_filter is not TrendFilter.NONE:
+        parts.append(np.where(decided["trend_score"].isna().to_numpy(), TREND_MODEL, ""))
+    joined = [", ".join(name for name in names if name) for names in zip(*parts, strict=True)]
+    return pd.Series(joined, index=frame.index, dtype=object)
+
+
 def strategy_actions(frame: pd.DataFrame, strategy: Strategy, settings: EnsembleSettings) -> pd.DataFrame:
     """action and reason of an ensemble strategy, or of buy-and-hold / flat, on each row of `frame`.
+
+    An ensemble without one of its models' predictions (or, filtered, its trend score) at a row says MISSING
+    (backtest.positions: it opens nothing), never a trade that skipped the missing part.
 
     Buy-and-hold says STRONG_BUY at every decision (size 1 throughout, whatever the WAIT rule; re-stating a held
     size trades nothing), flat says WAIT. The baseline's actions come from backtest.baseline."""
@@ -261,7 +288,11 @@ def strategy_actions(frame: pd.DataFrame, strategy: Strategy, settings: Ensemble
 
     if strategy.mode is not None:
         chosen = replace(settings, mode=strategy.mode, trend_filter=strategy.trend_filter)
-        decided = decide_many(frame, chosen)
+        decided = decide_many(frame, chosen)[["action", "reason", "trend_score"]]
+        absent = _absent_inputs(frame, decided, strategy)
+        blind = absent.str.len() > 0
+        decided.loc[blind, "action"] = MISSING
+        decided.loc[blind, "reason"] = "no decision: no prediction of " + absent[blind]
         return decided[["action", "reason"]]
     if strategy.name == BUY_AND_HOLD:
         return pd.DataFrame({"action": "strong_buy", "reason": "buy and hold"}, index=frame.index)

@@ -12,6 +12,9 @@ Rules (`PositionRules`, the `[backtest]` table):
   horizon, REDUCE or the next sizing decision; flattening on every WAIT would turn the trap rule into an exit
   rule and pay a round trip for it) or flattens it (`wait = "flat"`). REDUCE multiplies it by
   `reduce_factor` (0.5, halves it), whatever its side.
+- MISSING (a strategy without one of its models' predictions or scores at the decision: what serving answers
+  with a 503) opens nothing; the position held is closed (default `missing = "flat"`: nothing decides it any
+  more) or kept (`missing = "keep"`), never resized.
 - Holding: a position lasts until the next decision or the horizon of the decision that set its size, whichever
   comes first (WAIT and REDUCE carry that clock, a new sizing decision restarts it). A horizon reached strictly
   before the next decision closes the position at `horizon_price`, flat until the next decision; a position
@@ -49,7 +52,8 @@ DEFAULT_SIZES = {
 }  # fmt: skip
 WAIT, REDUCE = "wait", "reduce"
 ACTIONS = (*DEFAULT_SIZES, WAIT, REDUCE)  # = inference.ensemble.Action's values (a test keeps them equal)
-WAIT_RULES = ("keep", "flat")
+MISSING = "missing"  # the backtest's own: no decision could be made (backtest.decisions.strategy_actions)
+HOLD_RULES = ("keep", "flat")  # what WAIT and MISSING do to the position held
 
 
 def _is_number(value) -> bool:
@@ -82,6 +86,7 @@ DEFAULT_FUTURES = {"ES": FuturesCost(0.25, 50.0), "NQ": FuturesCost(0.25, 20.0)}
 class PositionRules:
     sizes: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SIZES))
     wait: str = "keep"
+    missing: str = "flat"
     reduce_factor: float = 0.5
     cost_bps: float = 5.0
     futures: Mapping[str, FuturesCost] = field(default_factory=lambda: dict(DEFAULT_FUTURES))
@@ -98,8 +103,11 @@ class PositionRules:
                 raise BarstoreError(
                     f"[backtest.sizes] {action} is a {side}: its size must have that sign (got {size!r})"
                 )
-        if self.wait not in WAIT_RULES:
-            raise BarstoreError(f"[backtest] wait must be one of {', '.join(WAIT_RULES)} (got {self.wait!r})")
+        for key in ("wait", "missing"):
+            if getattr(self, key) not in HOLD_RULES:
+                raise BarstoreError(
+                    f"[backtest] {key} must be one of {', '.join(HOLD_RULES)} (got {getattr(self, key)!r})"
+                )
         if not _is_number(self.reduce_factor) or not 0 <= self.reduce_factor <= 1:
             raise BarstoreError(f"[backtest] reduce_factor must be in [0, 1] (got {self.reduce_factor!r})")
         if not _is_number(self.cost_bps) or self.cost_bps < 0:
@@ -190,9 +198,10 @@ def simulate(decisions: pd.DataFrame, rules: PositionRules | None = None) -> Sim
     missing = [c for c in ("symbol", "time", "action", "price") if c not in decisions.columns]
     if missing:
         raise BarstoreError(f"decisions need the columns {', '.join(missing)}")
-    unknown = sorted(set(decisions["action"]) - set(ACTIONS))
+    known = (*ACTIONS, MISSING)
+    unknown = sorted(set(decisions["action"]) - set(known))
     if unknown:
-        raise BarstoreError(f"unknown actions {', '.join(map(repr, unknown))}; the actions are {', '.join(ACTIONS)}")
+        raise BarstoreError(f"unknown actions {', '.join(map(repr, unknown))}; the actions are {', '.join(known)}")
     parts, trades = [], []
     for symbol, group in decisions.groupby("symbol", sort=True):
         parts.append(_instrument(str(symbol), group, rules, _Book(str(symbol), trades, len(trades))))
@@ -225,8 +234,9 @@ def _instrument(symbol: str, group: pd.DataFrame, rules: PositionRules, book: _B
         if action in rules.sizes:
             pos = rules.sizes[action]
             expiry = (h_ns[i], h_prices[i]) if h_known[i] else None
-        elif action == WAIT:
-            pos = carried if live and rules.wait == "keep" else 0.0
+        elif action in (WAIT, MISSING):
+            rule = rules.wait if action == WAIT else rules.missing
+            pos = carried if live and rule == "keep" else 0.0
         else:  # REDUCE
             pos = carried * rules.reduce_factor if live else 0.0
         cost_rate = rules.cost_per_side(symbol, price)

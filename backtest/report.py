@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .decisions import BASELINE, STRATEGIES
+from .positions import MISSING
 
 if TYPE_CHECKING:
     from .folds import Fold
@@ -125,6 +126,9 @@ def evaluate(
             "instruments": {},
             "not_available": {s: why for s, why in available[strategy.name].items() if why},
             "pooled": None,
+            # decisions it could not make (a model's prediction or score missing there): it opened nothing
+            "missing_steps": int((mine["action"] == MISSING).sum()),
+            "steps": len(mine),
         }
         if len(mine):
             sim = simulate(mine, rules)
@@ -137,7 +141,7 @@ def evaluate(
                     periods["net"], periods["position"], trades["net"], ppy
                 ).to_dict()
             entry["pooled"] = summarize(sim, pooled_ppy(sim.periods["time"], ok, calendars)).to_dict()
-            entry["trade_interval_pct"] = mean_interval(sim.trades["net"].to_numpy() * 100)
+            entry["trades"] = trade_intervals(sim.trades)
         strategies[strategy.name] = entry
     intervals = _intervals(decisions, rules, calendars, available, seed, reps)
     return {"strategies": strategies, "intervals": intervals}, simulations
@@ -150,17 +154,25 @@ def pooled_ppy(times, symbols, calendars: dict[str, str]) -> float:
     return periods_per_year(np.unique(times), pooled_calendar([calendars[s] for s in sorted(set(symbols))]))
 
 
-def mean_interval(values: np.ndarray) -> dict | None:
-    """Normal-approximation 95% interval of a mean (trades as if independent: indicative only)."""
-    n = len(values)
-    if n < 2:
+def trade_intervals(trades: pd.DataFrame) -> dict | None:
+    """Mean net profit per trade (%) and win rate, each with a 95% interval from a block bootstrap over clusters
+    of trades held at the same time (trades on co-moving instruments that overlap are one bet:
+    training.dependence.overlap_clusters); no interval ("too_few") below MIN_PERIODS clusters."""
+    from training.dependence import interval, overlap_clusters
+
+    if trades.empty:
         return None
-    half = Z95 * float(np.std(values, ddof=1)) / math.sqrt(n)
+    net = trades["net"].to_numpy(dtype=float) * 100
+    entry = pd.to_datetime(trades["entry_time"], utc=True)
+    exit_ = pd.to_datetime(trades["exit_time"], utc=True).fillna(entry)  # open at the end: its entry is its span
+    clusters = overlap_clusters(entry.dt.tz_convert(None).to_numpy(), exit_.dt.tz_convert(None).to_numpy())
+
+    def win_rate(x):
+        return float((x > 0).mean())
+
     return {
-        "estimate": float(np.mean(values)),
-        "low": float(np.mean(values) - half),
-        "high": float(np.mean(values) + half),
-        "n": n,
+        "mean_pct": {"value": float(net.mean()), "n": len(net)} | interval(np.mean, (net,), clusters),
+        "win_rate": {"value": win_rate(net), "n": len(net)} | interval(win_rate, (net,), clusters),
     }
 
 
@@ -352,6 +364,19 @@ def _strategy_table(results: dict) -> str:
         "(risk-free 0); exposure is the share of decision periods with a position.\n\n"
         + _table(header, strategy_rows(results), "|---|---|" + "---:|" * len(METRIC_COLUMNS))
     )
+    blind = [
+        f"- {e['label']}: {e['missing_steps']:,} of {e['steps']:,}"
+        for e in results["strategies"].values()
+        if e.get("missing_steps")
+    ]
+    if blind:
+        text += (
+            "\nDecision steps without one of the strategy's models (its window missing, invalid or older than "
+            "`[serving] max_staleness`, or no trend score): it opened nothing there and the position held followed "
+            f'`[backtest] missing = "{results["position_rules"].get("missing", "flat")}"`:\n\n'
+            + "\n".join(blind)
+            + "\n"
+        )
     if notes:
         text += (
             "\nNot available (the strategy's models never had a window or a checkpoint there):\n\n"
@@ -361,15 +386,21 @@ def _strategy_table(results: dict) -> str:
     return text
 
 
-def _range_verdict(interval: tuple | None, low: float, high: float) -> str:
-    if interval is None:
+def _range_verdict(figure: dict | None, low: float, high: float) -> str:
+    """The plan's claimed range against a figure's interval (training.dependence): ruled out only when the
+    interval lies wholly outside it, supported only when wholly inside."""
+    if not figure:
         return "no data"
-    lo, hi = interval
+    if figure.get("low") is None:
+        return f"cannot tell: too few independent periods ({figure.get('periods', 0)})"
+    lo, hi = figure["low"], figure["high"]
     if hi < low:
-        return "below the plan's range"
+        return "ruled out (below the plan's range)"
     if lo > high:
-        return "above the plan's range"
-    return "overlaps the plan's range: not ruled out by this sample"
+        return "ruled out (above the plan's range)"
+    if low <= lo and hi <= high:
+        return "supported (the interval lies inside the plan's range)"
+    return "not ruled out (the interval overlaps the plan's range)"
 
 
 def _sign_verdict(interval: dict | None, better: str, worse: str) -> str:
@@ -383,7 +414,6 @@ def _sign_verdict(interval: dict | None, better: str, worse: str) -> str:
 
 
 def _plan_table(results: dict) -> str:
-    from training.metrics import wilson_interval
 
     rows = []
     for name, word in (("three_model", "3-model"), ("four_model", "4-model")):
@@ -392,29 +422,26 @@ def _plan_table(results: dict) -> str:
         if pooled is None:
             rows.append([f"{word} ensemble", "see plan", "not available on any instrument", "", ""])
             continue
-        trade = entry.get("trade_interval_pct")
+        trades = entry.get("trades") or {}
+        mean, win = trades.get("mean_pct"), trades.get("win_rate")
         lo, hi = plan["avg_trade_pct"]
-        ci = (trade["low"], trade["high"]) if trade else None
         rows.append(
             [
                 f"{word}: average profit per trade",
                 f"+{lo:.2f}% to +{hi:.2f}%",
                 format_metric("avg_trade_pct", pooled["avg_trade_pct"]),
-                _pct_range(ci, 3),
-                _range_verdict(ci, lo, hi),
+                _figure_range(mean, lambda x: f"{x:+.3f}%"),
+                _range_verdict(mean, lo, hi),
             ]
         )
-        n, rate = pooled["trades"], pooled["win_rate"]
-        wins = round(rate * n) if rate is not None else 0
-        ci = wilson_interval(wins, n)
         lo, hi = plan["win_rate"]
         rows.append(
             [
                 f"{word}: win rate",
                 f"{100 * lo:.0f}% to {100 * hi:.0f}%",
-                format_metric("win_rate", rate),
-                _pct_range(ci and (100 * ci[0], 100 * ci[1]), 1),
-                _range_verdict(ci, lo, hi),
+                format_metric("win_rate", pooled["win_rate"]),
+                _figure_range(win, lambda x: f"{100 * x:.1f}%"),
+                _range_verdict(win, lo, hi),
             ]
         )
     diff = results["intervals"].get("four_model_minus_three_model", {})
@@ -442,20 +469,23 @@ def _plan_table(results: dict) -> str:
         rows.append(["4-model vs 3-model Sharpe and drawdown", "higher / lower", diff.get("reason", "n/a"), "", ""])
     trend = results["models"].get("longterm_multitf", {}).get("pooled")
     if trend and trend["value"] is not None:
-        ci = (trend["low"], trend["high"])
-        verdict = (
-            "above 55%"
-            if ci[0] > PLAN["longterm_accuracy"]
-            else "below 55%"
-            if ci[1] < PLAN["longterm_accuracy"]
-            else "cannot tell from this sample"
-        )
+        claim = PLAN["longterm_accuracy"]
+        if trend.get("low") is None:
+            verdict = f"cannot tell: too few independent periods ({trend.get('periods', 0)})"
+        else:
+            verdict = (
+                "supported (the interval lies above 55%)"
+                if trend["low"] > claim
+                else "ruled out (the interval lies at or below 55%)"
+                if trend["high"] <= claim
+                else "not ruled out (the interval includes 55%)"
+            )
         rows.append(
             [
                 "long-term model: 5-day direction accuracy",
                 "> 55%",
                 f"{100 * trend['value']:.1f}% (n={trend['n']})",
-                _pct_range((100 * ci[0], 100 * ci[1]), 1),
+                _figure_range(trend, lambda x: f"{100 * x:.1f}%", "label periods"),
                 verdict,
             ]
         )
@@ -469,14 +499,13 @@ def _plan_table(results: dict) -> str:
     )
 
 
-def _pct_range(interval, digits: int) -> str:
-    if not interval:
+def _figure_range(figure: dict | None, fmt, unit: str = "trade clusters") -> str:
+    """A figure's interval and the independent periods it rests on; "too few" when it has none."""
+    if not figure:
         return "n/a"
-    return (
-        f"[{interval[0]:+.{digits}f}%, {interval[1]:+.{digits}f}%]"
-        if digits == 3
-        else (f"[{interval[0]:.{digits}f}%, {interval[1]:.{digits}f}%]")
-    )
+    if figure.get("low") is None:
+        return f"too few ({figure.get('periods', 0)} {unit})"
+    return f"[{fmt(figure['low'])}, {fmt(figure['high'])}] over {figure['periods']} {unit}"
 
 
 def _interval_table(results: dict) -> str:
@@ -521,23 +550,27 @@ def _model_table(results: dict) -> str:
     for name, entry in results["models"].items():
         acc = entry["pooled"]
         if acc["value"] is None:
-            rows.append([name, "0", "n/a", "n/a", "n/a"])
+            rows.append([name, "0", "n/a", "n/a", "", "n/a"])
             continue
         majority = entry["pooled_majority_accuracy"]
+        iid = f"[{100 * acc['iid_low']:.1f}%, {100 * acc['iid_high']:.1f}%]" if acc.get("iid_low") is not None else ""
         rows.append(
             [
                 name,
                 f"{acc['n']:,}",
                 f"{100 * acc['value']:.1f}%",
-                f"[{100 * acc['low']:.1f}%, {100 * acc['high']:.1f}%]",
+                _figure_range(acc, lambda x: f"{100 * x:.1f}%", "label periods"),
+                iid,
                 "n/a" if majority is None else f"{100 * majority:.1f}%",
             ]
         )
     return (
         "## Models on the test folds\n\nDirection accuracy of P(up) > 0.5 against the realized label over each "
         "model's own horizon, on the distinct steps its predictions came from (a daily step serving many hourly "
-        "decisions counts once), against always predicting the training majority.\n\n"
-        + _table(["model", "steps", "accuracy", "95% interval (Wilson)", "majority"], rows)
+        "decisions counts once), against always predicting the training majority. The interval resamples whole "
+        "label periods (steps whose labels overlap in time, on every instrument, are one period); the iid Wilson "
+        "interval beside it counts every step as independent and is shown only for how much narrower it is.\n\n"
+        + _table(["model", "steps", "accuracy", "95% interval", "iid (Wilson, not for conclusions)", "majority"], rows)
     )
 
 

@@ -150,6 +150,7 @@ class _Context:
     device: object
     gate: dict
     ensemble: object
+    max_staleness: dict  # model -> timedelta: [serving] max_staleness, so decisions see what serving would
 
 
 def run_backtest(
@@ -166,6 +167,7 @@ def run_backtest(
     from barstore.warehouse import connect
     from expectations.settings import ValidationSettings
     from inference.ensemble import EnsembleSettings
+    from inference.predict import ServingSettings
     from training.run import resolve_device
 
     from .decisions import decision_times
@@ -193,6 +195,7 @@ def run_backtest(
         resolve_device(settings.device),
         gate,
         EnsembleSettings.from_project(ws.project_dir),
+        dict(ServingSettings.from_project(ws.project_dir).max_staleness),
     )
     plan = folds or plan_folds(decision_times(ctx.con, ctx.symbols), settings.folds, settings.since, settings.until)
     starts = [f.start for f in plan]
@@ -350,7 +353,8 @@ def _fit(ctx: _Context, fold_ws: FoldWorkspace, name: str, selection):
 def _predict(ctx: _Context, grid: Grid, model, name: str, fold: Fold) -> StepPredictions:
     from .decisions import predictions_at
 
-    return predictions_at(grid, model, MODELS[name], ctx.store, ctx.con, ctx.symbols, fold, ctx.device)
+    staleness = ctx.max_staleness[name]
+    return predictions_at(grid, model, MODELS[name], ctx.store, ctx.con, ctx.symbols, fold, staleness, ctx.device)
 
 
 def _decisions(ctx: _Context, predictions: pd.DataFrame, hold: ModelSpec) -> pd.DataFrame:
@@ -394,6 +398,7 @@ def _decisions(ctx: _Context, predictions: pd.DataFrame, hold: ModelSpec) -> pd.
 def _model_accuracy(ctx: _Context, predictions: pd.DataFrame, records: list[dict]) -> dict:
     """Each model's direction accuracy on the distinct steps it predicted in the test folds (a long-term step
     serves many hourly decisions but counts once), per fold and pooled, with the training majority's accuracy."""
+    from training.dependence import label_periods
     from training.metrics import accuracy, majority_accuracy
 
     from .decisions import forward_at
@@ -404,22 +409,29 @@ def _model_accuracy(ctx: _Context, predictions: pd.DataFrame, records: list[dict
         steps = steps.drop_duplicates(["symbol", f"{name}__step_time"]).rename(
             columns={f"{name}__step_time": "step", f"{name}__p_up": "p_up"}
         )
-        label, _ = forward_at(ctx.con, MODELS[name], steps, time_column="step") if len(steps) else (np.array([]), None)
-        steps = steps.assign(label=label).dropna(subset=["label"])
+        known = (np.array([]), np.array([], "datetime64[us]"))
+        label, label_time = forward_at(ctx.con, MODELS[name], steps, time_column="step") if len(steps) else known
+        steps = steps.assign(label=label, label_time=label_time).dropna(subset=["label"])
+        periods = label_periods(*(_naive_utc(steps[c]) for c in ("step", "label_time")))
         per_fold, majority_hits = [], 0
         for record in records:
             model = next(m for m in record["models"] if m["model"] == name)
-            mine = steps[steps["fold"] == record["fold"]]
-            if model["majority_up"] is None or len(mine) == 0:
+            mine = (steps["fold"] == record["fold"]).to_numpy()
+            if model["majority_up"] is None or not mine.any():
                 continue
-            fold_acc = accuracy(mine["p_up"].to_numpy(), mine["label"].to_numpy())
-            base = majority_accuracy(model["majority_up"], mine["label"].to_numpy())
+            labels, fold_periods = steps["label"].to_numpy()[mine], np.unique(periods[mine], return_inverse=True)[1]
+            fold_acc = accuracy(steps["p_up"].to_numpy()[mine], labels, fold_periods)
+            base = majority_accuracy(model["majority_up"], labels, fold_periods)
             majority_hits += round(base["value"] * base["n"]) if base["value"] is not None else 0
             per_fold.append({"fold": record["fold"], "accuracy": fold_acc, "majority_accuracy": base})
-        pooled = accuracy(steps["p_up"].to_numpy(), steps["label"].to_numpy())
+        pooled = accuracy(steps["p_up"].to_numpy(), steps["label"].to_numpy(), periods)
         majority = majority_hits / len(steps) if len(steps) else None
         out[name] = {"pooled": pooled, "pooled_majority_accuracy": majority, "folds": per_fold}
     return out
+
+
+def _naive_utc(column: pd.Series) -> np.ndarray:
+    return pd.to_datetime(column, utc=True).dt.tz_convert(None).to_numpy()
 
 
 def _calendars(ctx: _Context) -> dict[str, str]:
@@ -433,6 +445,7 @@ def _rules_dict(rules) -> dict:
     return {
         "sizes": dict(rules.sizes),
         "wait": rules.wait,
+        "missing": rules.missing,
         "reduce_factor": rules.reduce_factor,
         "cost_bps": rules.cost_bps,
         "futures": {s: {f.name: getattr(c, f.name) for f in fields(c)} for s, c in rules.futures.items()},

@@ -9,11 +9,9 @@ import json
 import sys
 from pathlib import Path
 
+from training.metrics import format_figure
+
 CLAIMS = {"longterm_multitf": "> 55 % on the 5-day direction"}  # the original plan's only per-model claim
-
-
-def pct(figure: dict) -> str:
-    return f"{figure['value']:.1%} [{figure['low']:.1%}, {figure['high']:.1%}]"
 
 
 def main(home: Path) -> None:
@@ -22,15 +20,15 @@ def main(home: Path) -> None:
         "majority baseline [95% CI] | test AUC [95% CI] | test IC [95% CI] | epochs | plan's claim |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    # every interval: a block bootstrap over the test split's label periods (training/dependence.py)
     for folder in sorted((home / "models").iterdir()):
         m = json.loads(sorted(folder.glob("*/metrics.json"))[-1].read_text())
         s, t, period = m["samples"], m["test"], m["periods"]["test"]
-        ic = t["ic"]
         print(
             f"| {m['model']} | {', '.join(m['symbols'])} | {s['train']:,} / {s['validation']:,} / {s['test']:,} | "
-            f"{period['first'][:10]} .. {period['last'][:10]} | {pct(t['accuracy'])} | {pct(t['majority_accuracy'])} | "
-            f"{t['auc']['value']:.3f} [{t['auc']['low']:.3f}, {t['auc']['high']:.3f}] | "
-            f"{ic['value']:+.3f} [{ic['low']:+.3f}, {ic['high']:+.3f}] | {m['epochs_run']} (best {m['best_epoch']}) | "
+            f"{period['first'][:10]} .. {period['last'][:10]} | {format_figure(t['accuracy'])} | "
+            f"{format_figure(t['majority_accuracy'])} | {format_figure(t['auc'], 'num')} | "
+            f"{format_figure(t['ic'], 'signed')} | {m['epochs_run']} (best {m['best_epoch']}) | "
             f"{CLAIMS.get(m['model'], '-')} |"
         )
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.decisions import MAX_AGE, STRATEGIES, decision_grid, decision_times
+from backtest.decisions import STRATEGIES, decision_grid, decision_times
 from backtest.folds import MICROSECOND, horizon_length, plan_folds, to_datetime, training_cutoffs
 from backtest.metrics import periods_per_year, strategy_metrics, summarize
 from backtest.positions import PositionRules, simulate
@@ -85,7 +86,6 @@ def test_decisions_use_each_models_latest_window(first):
         step = p[f"{name}__step_time"]
         assert step.notna().all(), name  # 24/7 bars without gaps: every model has a window at every decision
         age = p["time"] - step
-        assert (age >= timedelta(0)).all() and (age <= MAX_AGE[MODELS[name].timeframe]).all()
         assert (age == timedelta(0)).all()  # the minute closing at the hourly close, the hourly step itself
     assert p["longterm_multitf__p_up"].isna().all()  # a year of daily history is not there
     ensembles = {s.name: s for s in STRATEGIES}
@@ -133,6 +133,36 @@ def test_no_lookahead_scrambled_future_bars_leave_a_fold_unchanged(workspace, fi
     assert (horizon_before.to_numpy() != horizon_after.to_numpy()).sum() > 10
     grid = decision_grid(open_store(scrambled), con, None, first.folds[1])
     assert not np.allclose(grid.frame["price"].to_numpy(), _fold(first.predictions, 2)["price"].to_numpy())
+
+
+def test_bars_from_a_folds_first_decision_on_leave_its_training_bit_identical(workspace, first, tmp_path):
+    """Every bar starting at or after fold 1's first decision gets other prices and volumes: fold 1's checkpoints
+    (weights and the fingerprint of their data) are bit-identical, so no training label reaches into the fold
+    (without the embargo the last training samples' labels end inside it), and its first decision is unchanged
+    (it reads bars closed by then only)."""
+    import torch
+
+    fold = first.folds[0]
+    scrambled = scrambled_copy(workspace.home, tmp_path / "scrambled", fold.start)
+    again = run_backtest(scrambled, settings(), out=tmp_path / "out", folds=[fold])
+    trained = 0
+    for before, after in zip(first.results["folds"][0]["models"], again.results["folds"][0]["models"], strict=True):
+        assert before["model"] == after["model"] and (before["run"] is None) == (after["run"] is None)
+        if before["run"] is None:
+            continue
+        a, b = (torch.load(Path(r) / "model.pt", weights_only=False) for r in (before["run"], after["run"]))
+        assert a["data_fingerprint"] == b["data_fingerprint"], before["model"]
+        assert a["model_state_dict"].keys() == b["model_state_dict"].keys()
+        assert all(torch.equal(t, b["model_state_dict"][k]) for k, t in a["model_state_dict"].items()), before["model"]
+        trained += 1
+    assert trained == 4  # every model but the long-term one, which has no window here
+    at_start = first.predictions["time"] == pd.Timestamp(fold.start)
+    pd.testing.assert_frame_equal(
+        first.predictions[at_start].reset_index(drop=True),
+        again.predictions[again.predictions["time"] == pd.Timestamp(fold.start)].reset_index(drop=True),
+    )
+    later = (_fold(first.predictions, 1)["time"] > pd.Timestamp(fold.start)).to_numpy()
+    assert not np.allclose(_fold(first.predictions, 1)["price"][later], _fold(again.predictions, 1)["price"][later])
 
 
 def test_same_seed_same_decisions_and_numbers(workspace, first, tmp_path):

@@ -105,6 +105,15 @@ def test_wait_flat_and_a_buy_renewing_the_clock():
     assert len(renewed.trades) == 2  # and so the second buy opens a new trade
 
 
+def test_missing_opens_nothing_and_closes_or_keeps_as_the_rule_says():
+    actions, prices = ["missing", "strong_buy", "missing", "buy", "missing"], [100, 101, 102, 103, 104]
+    flat = simulate(decisions(actions, prices)).periods  # default missing = "flat"
+    assert PositionRules().missing == "flat"
+    assert flat["position"].tolist() == [0, 1, 0, 0.5, 0]
+    kept = simulate(decisions(actions, prices), PositionRules(missing="keep")).periods
+    assert kept["position"].tolist() == [0, 1, 1, 0.5, 0.5]  # kept, never resized; never opened from flat
+
+
 def test_futures_cost_ticks_and_commission():
     es = FuturesCost(tick_size=0.25, multiplier=50, commission=2.5)
     assert es.per_side(4000.0) == pytest.approx((0.25 * 50 + 2.5) / (4000 * 50))  # 0.75 bps
@@ -160,6 +169,7 @@ def test_rules_from_the_project_file(tmp_path):
     [
         ("[backtest]\nwiat = 'keep'\n", "unknown key 'wiat'"),
         ("[backtest]\nwait = 'sell'\n", "wait must be one of keep, flat"),
+        ("[backtest]\nmissing = 'wait'\n", "missing must be one of keep, flat"),
         ("[backtest.sizes]\nbuy = -0.5\n", "buy is a long: its size must have that sign"),
         ("[backtest.sizes]\nhold = 1\n", "unknown action 'hold'"),
         ("[backtest.futures.ES]\ntick = 0.25\n", r"\[backtest.futures.ES\] has an unknown key 'tick'"),

@@ -40,8 +40,10 @@ def test_accuracy_auc_ic_equal_the_reference_implementations():
     returns = rng.normal(0.0005, 0.01, 400)
     p_up = 1 / (1 + np.exp(-(returns * 80 + rng.normal(0, 1, 400))))
     score = returns + rng.normal(0, 0.02, 400)
-    report = split_report(p_up, score, returns, majority_up=True)
-    assert report["samples"] == 400 and report["up_share"] == pytest.approx((returns > 0).mean())
+    times = np.arange(400)
+    report = split_report(p_up, score, returns, True, times, times + 1)  # labels known a step later: independent
+    assert report["samples"] == 400 and report["periods"] == 400
+    assert report["up_share"] == pytest.approx((returns > 0).mean())
     assert report["accuracy"]["value"] == pytest.approx(accuracy_score(returns > 0, p_up > 0.5), abs=1e-15)
     assert report["accuracy"]["n"] == 400
     assert report["auc"]["value"] == pytest.approx(roc_auc_score(returns > 0, p_up), abs=1e-15)
@@ -50,13 +52,18 @@ def test_accuracy_auc_ic_equal_the_reference_implementations():
     assert report["majority_accuracy"]["value"] == pytest.approx((returns > 0).mean(), abs=1e-15)
     for name in ("accuracy", "auc", "ic", "majority_accuracy"):
         figure = report[name]
-        assert figure["low"] < figure["value"] < figure["high"], name
+        assert figure["iid_low"] < figure["value"] < figure["iid_high"], name
+        assert figure["low"] < figure["value"] < figure["high"] and figure["periods"] == 400, name
+        # independent samples: the period bootstrap and the closed forms agree on the width (within 20%)
+        ratio = (figure["high"] - figure["low"]) / (figure["iid_high"] - figure["iid_low"])
+        assert 0.8 < ratio < 1.2, (name, ratio)
 
 
 def test_majority_baseline_predicts_the_training_class_everywhere():
     returns = np.array([0.01, -0.02, -0.01, 0.0, 0.03])  # 0.0 is not up
-    assert majority_accuracy(True, returns)["value"] == pytest.approx(2 / 5)
-    assert majority_accuracy(False, returns)["value"] == pytest.approx(3 / 5)
+    periods = np.arange(5)
+    assert majority_accuracy(True, returns, periods)["value"] == pytest.approx(2 / 5)
+    assert majority_accuracy(False, returns, periods)["value"] == pytest.approx(3 / 5)
 
 
 def test_hanley_mcneil_se_matches_the_spread_of_simulated_aucs():
@@ -82,9 +89,11 @@ def test_fisher_interval_of_spearman_matches_simulation():
 
 
 def test_undefined_figures_are_none():
-    one_class = np.array([0.01, 0.02, 0.03])
-    assert auc(np.array([0.2, 0.6, 0.9]), one_class)["value"] is None
-    assert information_coefficient(np.array([0.5, 0.5, 0.5]), one_class)["value"] is None
-    empty = split_report(np.array([]), np.array([]), np.array([]), majority_up=False)
+    one_class, three = np.array([0.01, 0.02, 0.03]), np.arange(3)
+    assert auc(np.array([0.2, 0.6, 0.9]), one_class, three)["value"] is None
+    assert information_coefficient(np.array([0.5, 0.5, 0.5]), one_class, three)["value"] is None
+    none = np.array([], dtype=np.int64)
+    empty = split_report(np.array([]), np.array([]), np.array([]), False, none, none)
     assert empty["samples"] == 0 and empty["accuracy"]["value"] is None and empty["ic"]["value"] is None
-    assert accuracy(np.array([0.7]), np.array([0.01]))["value"] == 1.0
+    one = accuracy(np.array([0.7]), np.array([0.01]), np.zeros(1, dtype=np.int64))
+    assert one["value"] == 1.0 and one["too_few"] and one["low"] is None

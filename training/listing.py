@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from barstore.checkpoints import list_runs
 
+from .metrics import format_figure
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -15,10 +17,10 @@ HEADERS = (
     "model",
     "run",
     "trained",
-    "test accuracy [95%]",
+    "test accuracy [95%, label periods]",
     "majority",
     "AUC",
-    "IC",
+    "IC [95%]",
     "samples train/val/test",
     "epochs",
 )
@@ -36,10 +38,10 @@ def run_rows(ws: Workspace, model: str | None = None) -> list[tuple[str, ...]]:
                 run.model,
                 run.run_id,
                 (m.get("wall_clock", {}).get("created_at") or "")[:16].replace("T", " "),
-                _interval(acc),
+                format_figure(acc),
                 _pct(test.get("majority_accuracy", {}).get("value")),
                 _num(test.get("auc", {}).get("value")),
-                _num(test.get("ic", {}).get("value")),
+                format_figure(test.get("ic"), "signed"),
                 "/".join(str(samples.get(k, "?")) for k in ("train", "validation", "test")),
                 f"{m.get('best_epoch', '?')}/{m.get('epochs_run', '?')}",
             )
@@ -64,9 +66,3 @@ def _pct(x) -> str:
 
 def _num(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
-
-
-def _interval(figure: dict) -> str:
-    if figure.get("value") is None:
-        return "n/a"
-    return f"{_pct(figure['value'])} [{_pct(figure['low'])}, {_pct(figure['high'])}]"

@@ -1,5 +1,9 @@
-"""How good a trained model is on a split, each figure with its sample count and a 95% interval.
+"""How good a trained model is on a split, each figure with its sample count and two 95% intervals.
 
+`low`/`high` respect time dependence (training/dependence.py: a block bootstrap over label periods, `periods`
+of them; none when there are too few); `iid_low`/`iid_high` treat every sample as independent, which
+overlapping labels and co-moving symbols are not: kept to show how much narrower they are, never to conclude.
+The iid intervals are:
 - accuracy of "P(up) > 0.5" against "label > 0", with the Wilson score interval (right near 0 and 1 and for
   small n, where the normal approximation is not);
 - ROC AUC of P(up), with the Hanley–McNeil (1982) standard error (closed form, no resampling, so the metrics
@@ -18,6 +22,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from . import dependence
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 
@@ -46,52 +52,95 @@ def fisher_interval(rho: float, n: int, z: float = Z95, variance_factor: float =
     return math.tanh(centre - half), math.tanh(centre + half)
 
 
-def _figure(value, n: int, interval, **extra) -> dict:
-    low, high = interval if interval else (None, None)
-    return {"value": value, "low": low, "high": high, "n": n, **extra}
+def _figure(value, n: int, iid, dependent: dict, **extra) -> dict:
+    iid_low, iid_high = iid if iid else (None, None)
+    return {"value": value, **dependent, "n": n, "iid_low": iid_low, "iid_high": iid_high, **extra}
 
 
-def accuracy(p_up: np.ndarray, returns: np.ndarray) -> dict:
-    hits = int(((np.asarray(p_up) > 0.5) == (np.asarray(returns) > 0)).sum())
-    n = len(returns)
-    return _figure(hits / n if n else None, n, wilson_interval(hits, n))
+def _hits(p_up: np.ndarray, returns: np.ndarray) -> np.ndarray:
+    return (np.asarray(p_up) > 0.5) == (np.asarray(returns) > 0)
 
 
-def majority_accuracy(majority_up: bool, returns: np.ndarray) -> dict:
+def accuracy(p_up: np.ndarray, returns: np.ndarray, periods: np.ndarray) -> dict:
+    """Share of "P(up) > 0.5" equal to "label > 0"; `periods`: each sample's label period (dependence.py)."""
+    hits = _hits(p_up, returns)
+    n, k = len(hits), int(hits.sum())
+    dependent = dependence.accuracy_interval(hits, np.asarray(periods))
+    return _figure(k / n if n else None, n, wilson_interval(k, n), dependent)
+
+
+def majority_accuracy(majority_up: bool, returns: np.ndarray, periods: np.ndarray) -> dict:
     """Accuracy of always predicting the training split's majority class."""
-    return accuracy(np.full(len(returns), 1.0 if majority_up else 0.0), returns)
+    return accuracy(np.full(len(returns), 1.0 if majority_up else 0.0), returns, periods)
 
 
-def auc(p_up: np.ndarray, returns: np.ndarray) -> dict:
+def _auc_value(p_up: np.ndarray, up: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
+    return float(roc_auc_score(up, p_up)) if 0 < up.sum() < len(up) else None
+
+
+def auc(p_up: np.ndarray, returns: np.ndarray, periods: np.ndarray) -> dict:
     up = np.asarray(returns) > 0
     n_pos, n_neg = int(up.sum()), int((~up).sum())
-    if n_pos == 0 or n_neg == 0:
-        return _figure(None, len(up), None, n_up=n_pos, n_down=n_neg)
-    value = float(roc_auc_score(up, p_up))
+    value = _auc_value(np.asarray(p_up), up)
+    if value is None:
+        return _figure(None, len(up), None, dependence.unanswered(periods), n_up=n_pos, n_down=n_neg)
+    dependent = dependence.interval(_auc_value, (np.asarray(p_up), up), np.asarray(periods))
     half = Z95 * hanley_mcneil_se(value, n_pos, n_neg)
-    return _figure(value, len(up), (max(0.0, value - half), min(1.0, value + half)), n_up=n_pos, n_down=n_neg)
+    iid = (max(0.0, value - half), min(1.0, value + half))
+    return _figure(value, len(up), iid, dependent, n_up=n_pos, n_down=n_neg)
 
 
-def information_coefficient(score: np.ndarray, returns: np.ndarray) -> dict:
+def _spearman(score: np.ndarray, returns: np.ndarray) -> float | None:
     from scipy.stats import spearmanr
 
-    n = len(returns)
-    if n < 2 or np.ptp(score) == 0 or np.ptp(returns) == 0:
-        return _figure(None, n, None)
-    rho = float(spearmanr(score, returns).statistic)
-    return _figure(rho, n, fisher_interval(rho, n))
+    if len(returns) < 2 or np.ptp(score) == 0 or np.ptp(returns) == 0:
+        return None
+    return float(spearmanr(score, returns).statistic)
 
 
-def split_report(p_up: np.ndarray, score: np.ndarray, returns: np.ndarray, majority_up: bool) -> dict:
-    """The figures of one split: `score` ranks samples for the IC (predicted return, or P(up))."""
+def information_coefficient(score: np.ndarray, returns: np.ndarray, periods: np.ndarray) -> dict:
+    score, returns = np.asarray(score), np.asarray(returns)
+    n, rho = len(returns), _spearman(score, returns)
+    if rho is None:
+        return _figure(None, n, None, dependence.unanswered(periods))
+    dependent = dependence.interval(_spearman, (score, returns), np.asarray(periods))
+    return _figure(rho, n, fisher_interval(rho, n), dependent)
+
+
+def split_report(
+    p_up: np.ndarray, score: np.ndarray, returns: np.ndarray, majority_up: bool, times, label_times
+) -> dict:
+    """The figures of one split: `score` ranks samples for the IC (predicted return, or P(up)); `times` and
+    `label_times` (each sample's decision time and the time its label is known) give the label periods."""
     p_up, score, returns = (np.asarray(a, dtype=np.float64) for a in (p_up, score, returns))
+    periods = dependence.label_periods(times, label_times)
     return {
         "samples": len(returns),
+        "periods": int(periods.max()) + 1 if len(periods) else 0,
         "up_share": float((returns > 0).mean()) if len(returns) else None,
-        "accuracy": accuracy(p_up, returns),
-        "majority_accuracy": majority_accuracy(majority_up, returns),
-        "auc": auc(p_up, returns),
-        "ic": information_coefficient(score, returns),
+        "accuracy": accuracy(p_up, returns, periods),
+        "majority_accuracy": majority_accuracy(majority_up, returns, periods),
+        "auc": auc(p_up, returns, periods),
+        "ic": information_coefficient(score, returns, periods),
     }
+
+
+def format_figure(figure: dict | None, kind: str = "pct") -> str:
+    """e.g. "54.2% [49.0%, 59.1%] over 31 periods"; "54.2% (too few periods for an interval: 4)"; a figure
+    written before the periods were counted shows its interval marked "iid". kind: "pct", "num" or "signed"."""
+    if not figure or figure.get("value") is None:
+        return "n/a"
+
+    def f(x):
+        return {"pct": f"{100 * x:.1f}%", "num": f"{x:.3f}", "signed": f"{x:+.3f}"}[kind]
+
+    value = f(figure["value"])
+    if "periods" not in figure:
+        return f"{value} [{f(figure['low'])}, {f(figure['high'])}] iid" if figure.get("low") is not None else value
+    if figure.get("too_few"):
+        return f"{value} (too few periods for an interval: {figure['periods']})"
+    if figure.get("low") is None:
+        return f"{value} (no interval: undefined in most resamples)"
+    return f"{value} [{f(figure['low'])}, {f(figure['high'])}] over {figure['periods']} periods"

@@ -233,7 +233,7 @@ def _evaluate(
 
     pred = model.predict(dataset.matrix, part.ends, device, config.eval_batch_size)
     score = pred.p_up if pred.ret is None else pred.ret
-    return split_report(pred.p_up, score, part.labels.numpy(), majority_up)
+    return split_report(pred.p_up, score, part.labels.numpy(), majority_up, part.timestamps, part.label_times)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -299,15 +299,12 @@ def _period(part: WindowDataset) -> dict:
 
 def _print_summary(console: Console, run: RunInfo, metrics: dict) -> None:
     test = metrics["test"]
-    acc, base, auc = test["accuracy"], test["majority_accuracy"], test["auc"]
+    from .metrics import format_figure
 
-    def pct(x):
-        return "n/a" if x is None else f"{100 * x:.1f}%"
-
-    auc_text = "n/a" if auc["value"] is None else f"{auc['value']:.3f}"
     console.print(
-        f"saved {run.path}\ntest: accuracy {pct(acc['value'])} [{pct(acc['low'])}, {pct(acc['high'])}] "
-        f"vs majority {pct(base['value'])}, AUC {auc_text}, n={test['samples']}",
+        f"saved {run.path}\ntest: accuracy {format_figure(test['accuracy'])} vs majority "
+        f"{format_figure(test['majority_accuracy'])}, AUC {format_figure(test['auc'], 'num')}, "
+        f"n={test['samples']}",
         highlight=False,
         soft_wrap=True,
     )
