@@ -1,7 +1,7 @@
-"""The embargo before a fold on an exchange calendar: US regular hours around Juneteenth, the early close of
+"""Labels and the embargo on an exchange calendar: US regular hours around Juneteenth, the early close of
 2024-07-03, Independence Day and weekends. Each model's training cutoff equals one derived here from
-exchange_calendars' XNYS sessions alone (not from the warehouse's labels), and no label of a training sample
-is known at or after the fold's start."""
+exchange_calendars' XNYS sessions alone (not from the warehouse's labels), no label of a training sample is
+known at or after the fold's start, and no label reaches across a session close."""
 
 from __future__ import annotations
 
@@ -64,10 +64,11 @@ def expected_cutoff(model: str, start: datetime) -> datetime:
     spec = MODELS[model]
     days = xnys_minute_closes()
     times = np.concatenate(days)
-    if spec.horizon.bars:
+    if spec.horizon.bars:  # k bars ahead inside the same session (XNYS closes every evening)
         k = spec.horizon.bars
-        label = np.full(len(times), np.datetime64("NaT"), "datetime64[us]")
-        label[:-k] = times[k:]
+        label = np.concatenate(
+            [np.r_[closes[k:], np.full(min(k, len(closes)), np.datetime64("NaT"), "datetime64[us]")] for closes in days]
+        )
     else:
         k, label = spec.horizon.trading_days, []
         for d, closes in enumerate(days):
@@ -91,8 +92,8 @@ def test_cutoffs_follow_the_exchange_calendar(con, model):
     assert got == [expected_cutoff(model, start) for start in STARTS]
     if model == "seq800_minute":  # 3 trading days back from Monday 07-08 (07-05, 07-03, 07-02): 6 calendar days
         assert got[2] == datetime(2024, 7, 2, 14, 30, tzinfo=UTC) - MICROSECOND
-    else:  # 60 minutes back from a session's second hour reach the session before (overnight, a holiday)
-        assert got[1].date() == date(2024, 7, 3)
+    else:  # no 60-bar label crosses the close of 07-03 (and the holiday): the nominal hour is the embargo
+        assert got[1] == STARTS[1] - timedelta(hours=1)
 
 
 def test_no_training_label_is_known_inside_the_fold(con):
@@ -105,3 +106,26 @@ def test_no_training_label_is_known_inside_the_fold(con):
             trained = labels[labels["event_timestamp"] <= cutoff]
             assert (trained["label_time"] < start).all(), (name, start)
             assert start - cutoff >= horizon_length(MODELS[name]), (name, start)
+
+
+def test_labels_mean_one_horizon(con):
+    """60-bar labels stay inside their session (the last hour of each has none); trading-day labels land on the
+    k-th XNYS session after the decision's, at the same offset or that session's last bar."""
+    from barstore.windows.labels import forward_returns
+
+    days = xnys_minute_closes()
+    session_of = {t: i for i, closes in enumerate(days) for t in closes.tolist()}
+
+    def sessions(model: str) -> tuple[list[int], list[int]]:
+        labels = forward_returns(con, MODELS[model]).to_pandas().dropna(subset=["label_time"])
+        return tuple(
+            [session_of[t] for t in labels[c].dt.tz_convert(None).to_numpy().astype("datetime64[us]").tolist()]
+            for c in ("event_timestamp", "label_time")
+        )
+
+    decided, known = sessions("seq300_minute")
+    assert decided == known
+    assert len(decided) == sum(max(len(closes) - 60, 0) for closes in days)
+    for model, k in (("seq500_minute", 1), ("seq800_minute", 3)):
+        decided, known = sessions(model)
+        assert [b - a for a, b in zip(decided, known, strict=True)] == [k] * len(decided), model
