@@ -85,6 +85,7 @@ def _ensembles() -> list[Strategy]:
 
 
 BASELINE, BUY_AND_HOLD, FLAT = "logistic_baseline", "buy_and_hold", "flat"
+BASELINE_P_UP = f"{BASELINE}__p_up"  # the prediction frame's column of the baseline's P(up)
 STRATEGIES: tuple[Strategy, ...] = (
     *_ensembles(),
     Strategy(BASELINE, "logistic regression (baseline)"),

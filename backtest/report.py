@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .decisions import BASELINE, STRATEGIES
+from .decisions import BASELINE, BASELINE_P_UP, STRATEGIES
 from .positions import MISSING
 
 if TYPE_CHECKING:
@@ -77,7 +77,6 @@ def format_metric(name: str, value) -> str:
 
 def availability(predictions: pd.DataFrame, folds: list[dict]) -> dict[str, dict[str, str | None]]:
     """strategy -> symbol -> None when available there, else why not."""
-    from .run import BASELINE_P_UP
 
     trained = {m["model"]: [] for record in folds for m in record["models"]}
     for record in folds:

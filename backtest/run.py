@@ -38,7 +38,7 @@ from barstore.errors import BarstoreError
 from barstore.home import Workspace
 from barstore.specs import MODELS, Horizon, ModelSpec
 
-from .decisions import BASELINE, STRATEGIES, Grid, StepPredictions
+from .decisions import BASELINE, BASELINE_P_UP, STRATEGIES, Grid, StepPredictions
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
     from expectations.settings import ValidationSettings
 
     from .folds import Fold
-
-BASELINE_P_UP = f"{BASELINE}__p_up"
 
 
 @dataclass(frozen=True)
@@ -325,28 +323,24 @@ def _has_steps(ctx: _Context, spec: ModelSpec, until: datetime) -> bool:
 
 
 def _fit(ctx: _Context, fold_ws: FoldWorkspace, name: str, selection):
-    """`training.run.train_model`; with `network_sizes`, its own two steps (the gate, then `fit_dataset`) because
-    train_model takes no network sizes."""
-    from expectations.gate import validate_model
-    from training.run import fit_dataset, train_model
+    """`training.run.train_model` (the gate, then the fit) on the fold's selection, with the settings' network
+    sizes for the sequence models."""
+    from training.run import train_model
 
     s = ctx.settings
-    common = {"epochs": s.epochs, "seed": s.seed, "device": ctx.device.type, "console": ctx.console}
-    if not s.network_sizes or name == "longterm_multitf":
-        return train_model(fold_ws, name, selection, store=ctx.store, con=ctx.con, settings=ctx.gate[name], **common)
-    report, dataset, splits = validate_model(
-        fold_ws, name, selection, store=ctx.store, con=ctx.con, settings=ctx.gate[name]
-    )
-    report.raise_if_failed()
-    return fit_dataset(
+    sizes = dict(s.network_sizes) if s.network_sizes and name != "longterm_multitf" else None
+    return train_model(
         fold_ws,
-        MODELS[name],
-        dataset,
-        splits,
-        report_path=str(report.docs_path),
-        selection=selection,
-        network_sizes=dict(s.network_sizes),
-        **common,
+        name,
+        selection,
+        epochs=s.epochs,
+        seed=s.seed,
+        device=ctx.device.type,
+        console=ctx.console,
+        store=ctx.store,
+        con=ctx.con,
+        settings=ctx.gate[name],
+        network_sizes=sizes,
     )
 
 

@@ -63,9 +63,10 @@ def train_model(
     store=None,
     con=None,
     settings=None,
+    network_sizes: dict | None = None,
 ) -> RunResult:
     """Validate the selection's windows of `model` (`settings`: the gate's ValidationSettings, None for the
-    project's), and train on them only if they pass."""
+    project's), and train on them only if they pass. `network_sizes`: as `fit_dataset`'s (quick runs)."""
     from barstore.specs import model as model_spec
     from expectations.gate import validate_model
 
@@ -91,6 +92,7 @@ def train_model(
         console=console,
         selection=selection,
         config=config,
+        network_sizes=network_sizes,
     )
 
 
