@@ -11,7 +11,7 @@ DATA=${1:?usage: train_real_data.sh DATA_DIR [HOME]}
 HOME_DIR=${2:-.barstore-real}
 BARSTORE=${BARSTORE:-.venv/bin/barstore}
 PY=${PY:-.venv/bin/python}
-EPOCHS=${EPOCHS:-3}
+EPOCHS=${EPOCHS:-2}
 mkdir -p "$HOME_DIR/inputs"
 export BARSTORE_HOME=$HOME_DIR
 
