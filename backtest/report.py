@@ -77,7 +77,6 @@ def format_metric(name: str, value) -> str:
 
 def availability(predictions: pd.DataFrame, folds: list[dict]) -> dict[str, dict[str, str | None]]:
     """strategy -> symbol -> None when available there, else why not."""
-
     trained = {m["model"]: [] for record in folds for m in record["models"]}
     for record in folds:
         for m in record["models"]:
