@@ -34,16 +34,15 @@ Rules (`PositionRules`, the `[backtest]` table):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from barstore.errors import BarstoreError
-from barstore.project import settings as project_settings
+from barstore.settings_tables import Entries, Number, OneOf, Table, check_fields, load
 
 # The sizing actions and their default sizes; a size's sign is fixed by its default's (a long stays a long).
 DEFAULT_SIZES = {
@@ -54,10 +53,13 @@ WAIT, REDUCE = "wait", "reduce"
 ACTIONS = (*DEFAULT_SIZES, WAIT, REDUCE)  # = inference.ensemble.Action's values (a test keeps them equal)
 MISSING = "missing"  # the backtest's own: no decision could be made (backtest.decisions.strategy_actions)
 HOLD_RULES = ("keep", "flat")  # what WAIT and MISSING do to the position held
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+SECTION = "backtest"
+FUTURES_RULES = {
+    "tick_size": Number(gt=0),
+    "multiplier": Number(gt=0),
+    "commission": Number(ge=0),
+    "ticks": Number(ge=0),
+}
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,7 @@ class FuturesCost:
     ticks: float = 1.0
 
     def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not _is_number(value) or value < 0 or (f.name in ("tick_size", "multiplier") and value == 0):
-                raise BarstoreError(f"[backtest.futures] {f.name} must be a positive number (got {value!r})")
+        check_fields(self, FUTURES_RULES, f"[{SECTION}] futures")
 
     def per_side(self, price: float) -> float:
         return (self.ticks * self.tick_size * self.multiplier + self.commission) / (price * self.multiplier)
@@ -92,26 +91,7 @@ class PositionRules:
     futures: Mapping[str, FuturesCost] = field(default_factory=lambda: dict(DEFAULT_FUTURES))
 
     def __post_init__(self):
-        for action, size in self.sizes.items():
-            if action not in DEFAULT_SIZES:
-                raise BarstoreError(
-                    f"[backtest.sizes] has an unknown action {action!r}; "
-                    f"the sizing actions are {', '.join(DEFAULT_SIZES)}"
-                )
-            if not _is_number(size) or size * DEFAULT_SIZES[action] < 0:
-                side = "long" if DEFAULT_SIZES[action] > 0 else "short"
-                raise BarstoreError(
-                    f"[backtest.sizes] {action} is a {side}: its size must have that sign (got {size!r})"
-                )
-        for key in ("wait", "missing"):
-            if getattr(self, key) not in HOLD_RULES:
-                raise BarstoreError(
-                    f"[backtest] {key} must be one of {', '.join(HOLD_RULES)} (got {getattr(self, key)!r})"
-                )
-        if not _is_number(self.reduce_factor) or not 0 <= self.reduce_factor <= 1:
-            raise BarstoreError(f"[backtest] reduce_factor must be in [0, 1] (got {self.reduce_factor!r})")
-        if not _is_number(self.cost_bps) or self.cost_bps < 0:
-            raise BarstoreError(f"[backtest] cost_bps must be a number >= 0 (got {self.cost_bps!r})")
+        check_fields(self, RULES, f"[{SECTION}]")
 
     def cost_per_side(self, symbol: str, price: float) -> float:
         """The cost of trading one unit of position (all the capital) once, as a fraction of capital."""
@@ -119,37 +99,22 @@ class PositionRules:
         return futures.per_side(price) if futures else self.cost_bps / 1e4
 
     @classmethod
-    def from_table(cls, table: Mapping) -> PositionRules:
-        """Rules from the `[backtest]` table: `sizes` and `futures` entries override the defaults one by one."""
-        known = [f.name for f in fields(cls)]
-        for key in table:
-            if key not in known:
-                raise BarstoreError(f"[backtest] has an unknown key {key!r}; the keys are {', '.join(known)}")
-        values = dict(table)
-        values["sizes"] = {**DEFAULT_SIZES, **table.get("sizes", {})}
-        values["futures"] = {**DEFAULT_FUTURES}
-        for symbol, entry in table.get("futures", {}).items():
-            values["futures"][symbol] = _futures_cost(symbol, entry)
-        return cls(**values)
-
-    @classmethod
     def from_project(cls, project_dir: str | Path) -> PositionRules:
-        return cls.from_table(project_settings(Path(project_dir), "backtest"))
+        """The `[backtest]` table: `sizes` and `futures` entries override the defaults one by one."""
+        return load(cls, project_dir, SECTION, RULES)
 
 
-def _futures_cost(symbol: str, entry: Mapping) -> FuturesCost:
-    known = [f.name for f in fields(FuturesCost)]
-    for key in entry:
-        if key not in known:
-            raise BarstoreError(
-                f"[backtest.futures.{symbol}] has an unknown key {key!r}; the keys are {', '.join(known)}"
-            )
-    if symbol in DEFAULT_FUTURES:
-        return replace(DEFAULT_FUTURES[symbol], **entry)
-    missing = [k for k in ("tick_size", "multiplier") if k not in entry]
-    if missing:
-        raise BarstoreError(f"[backtest.futures.{symbol}] needs {' and '.join(missing)}")
-    return FuturesCost(**entry)
+RULES = {
+    # a size's sign is fixed by its default's (a long stays a long)
+    "sizes": Table(
+        {a: Number(ge=0) if d > 0 else Number(le=0) for a, d in DEFAULT_SIZES.items()}, DEFAULT_SIZES, "action"
+    ),
+    "wait": OneOf(HOLD_RULES),
+    "missing": OneOf(HOLD_RULES),
+    "reduce_factor": Number(ge=0, le=1),
+    "cost_bps": Number(ge=0),
+    "futures": Entries(FuturesCost, FUTURES_RULES, DEFAULT_FUTURES),
+}
 
 
 PERIOD_COLUMNS = ["symbol", "time", "action", "price", "carried", "position", "end_time", "end_price",

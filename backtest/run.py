@@ -165,7 +165,7 @@ def run_backtest(
     from barstore.warehouse import connect
     from expectations.settings import ValidationSettings
     from inference.ensemble import EnsembleSettings
-    from inference.predict import ServingSettings
+    from inference.serving_settings import ServingSettings
     from training.run import resolve_device
 
     from .decisions import decision_times

@@ -78,6 +78,7 @@ def setup(home: Path, history: Path):
     """The workspace, the models trained (those with at least MIN_WINDOWS labelled windows in this data) and the
     symbols some trained model has no window for."""
     from barstore.feature_store import apply, open_store
+    from barstore.specs import MODELS
     from barstore.windows import window_dataset
     from inference.materialize import materialize_all
     from tests.serving_fixtures import train_tiny
@@ -90,7 +91,7 @@ def setup(home: Path, history: Path):
     store = open_store(ws)
     trained = []
     for model in MODELS_WITH_DATA:
-        dataset = window_dataset(model, home=str(ws.home), store=store, con=con)
+        dataset = window_dataset(MODELS[model], home=str(ws.home), store=store, con=con)
         print(f"  {model}: {len(dataset):,} labelled windows")
         if len(dataset) >= MIN_WINDOWS:
             train_tiny(ws, model, dataset, seed=0, tiny=False)

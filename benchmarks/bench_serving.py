@@ -68,7 +68,7 @@ def build_workspace(home: Path):
     con = connect(ws.warehouse)
     store = open_store(ws)
     for model in MODELS:
-        dataset = window_dataset(model, home=str(ws.home), store=store, con=con)
+        dataset = window_dataset(MODELS[model], home=str(ws.home), store=store, con=con)
         train_tiny(ws, model, dataset, seed=0, tiny=False)
     materialize_windows(store, con)
     con.close()

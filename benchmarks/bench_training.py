@@ -62,7 +62,7 @@ def throughput(spec, home: Path, symbols: str, n: int) -> dict:
     from training.loop import LabelScale, loss_of
 
     ws = resolve_home(home)
-    ds = select_dataset(ws, spec.name, Selection(symbols=tuple(symbols.split(",")), max_samples=n), open_store(ws))
+    ds = select_dataset(ws, spec, Selection(symbols=tuple(symbols.split(",")), max_samples=n), open_store(ws))
     splits = walk_forward(ds.timestamps, ds.label_times)
     ends, labels = ds.ends[torch.from_numpy(splits.train)], ds.labels[torch.from_numpy(splits.train)]
     normalizer = Normalizer.fit(ds.matrix, ends, spec.steps, ds.columns)

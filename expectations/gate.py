@@ -1,22 +1,21 @@
 """The validation gate: before a model trains (and alone, `barstore validate MODEL`), its raw bars, training set,
 point-in-time alignment, step spacing and splits must pass the suites in expectations/suites/.
 
-    report, ds, splits = validate_model(ws, "seq500_hourly", Selection(symbols=("BTCUSDT",)))
+    with selected_data(ws, spec, Selection(symbols=("BTCUSDT",))) as data:  # barstore.windows.selection
+        report = validate_model(ws, spec, data)
     report.raise_if_failed()          # ValidationFailed: the failed expectations and the Data Docs page
     console.print(report.table())
 
-`validate_dataset` checks a dataset and splits already built (what training holds); `validate_model` builds
-both the way training does (select_dataset, walk_forward) and checks them. Either writes the Data Docs of the
-run to <home>/reports/validation/<model>/index.html and returns the report; neither raises on a failed
-expectation (the caller decides), only on errors such as a missing suite or a bad [validation] setting.
+The gate builds no data: `validate_model` checks a model's data as training builds it (`selected_data`: the
+selection's dataset and walk-forward splits, read from one snapshot, which the report records);
+`validate_dataset` checks any dataset and splits in hand. Either writes the Data Docs of the run to
+<home>/reports/validation/<model>/index.html and returns the report; neither raises on a failed expectation (the
+caller decides), only on errors such as a missing suite or a bad [validation] setting.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from barstore.specs import ModelSpec
-from barstore.specs import model as model_spec
 
 from . import frames
 from .docs import site_dir
@@ -27,9 +26,10 @@ from .verdicts import VerdictBook, book_path, fingerprints, suite_key
 
 if TYPE_CHECKING:
     from barstore.home import Workspace
+    from barstore.specs import ModelSpec
     from barstore.splits import Splits
     from barstore.windows.dataset import WindowDataset
-    from barstore.windows.selection import Selection
+    from barstore.windows.selection import SelectedData, Selection
 
 __all__ = [
     "Example",
@@ -44,7 +44,7 @@ __all__ = [
 
 def validate_dataset(
     ws: Workspace,
-    spec: ModelSpec | str,
+    spec: ModelSpec,
     dataset: WindowDataset,
     splits: Splits,
     con,
@@ -58,7 +58,6 @@ def validate_dataset(
     passed before, unchanged, is not checked again (expectations/verdicts.py) unless `recheck_bars`."""
     from .runner import run_suites
 
-    spec = model_spec(spec) if isinstance(spec, str) else spec
     settings = settings or ValidationSettings.for_model(ws, spec)
     symbols = list(selection.symbols) if selection is not None and selection.symbols else list(dataset.symbol_names)
     book = VerdictBook(book_path(ws.home), suite_key(suites_dir(ws) / "raw_bars.json"))
@@ -92,33 +91,15 @@ def validate_dataset(
 
 def validate_model(
     ws: Workspace,
-    model: str,
-    selection: Selection,
-    store=None,
-    con=None,
+    spec: ModelSpec,
+    data: SelectedData,
     settings: ValidationSettings | None = None,
-    shares=None,
     recheck_bars: bool = False,
-) -> tuple[ValidationReport, WindowDataset, Splits]:
-    """Build the model's dataset (select_dataset) and walk-forward splits as training does, then validate them."""
-    from barstore.feature_store import open_store
-    from barstore.lake import snapshot_id
-    from barstore.splits import project_shares, walk_forward
-    from barstore.warehouse import connect, reading_snapshot
-    from barstore.windows.selection import select_dataset
-
-    spec = model_spec(model)
-    settings = settings or ValidationSettings.for_model(ws, spec)  # a bad setting fails before the dataset is built
-    own = con is None  # a connection opened here is closed here
-    con = connect(ws.warehouse, read_only=True, snapshot=selection.snapshot) if own else con
-    try:
-        snapshot = snapshot_id(con)
-        with reading_snapshot(ws.warehouse, snapshot):  # Feast's retrieval reads the same snapshot
-            ds = select_dataset(ws, model, selection, store=open_store(ws) if store is None else store, con=con)
-            splits = walk_forward(ds.timestamps, ds.label_times, shares or project_shares(ws.project_dir))
-            report = validate_dataset(ws, spec, ds, splits, con, selection, settings, recheck_bars=recheck_bars)
-        report.snapshot = snapshot
-        return report, ds, splits
-    finally:
-        if own:
-            con.close()
+) -> ValidationReport:
+    """Validate `spec`'s data as training holds it (inside `selected_data`'s block, whose connection it reads the
+    raw bars through); the report records the warehouse snapshot the data was read from."""
+    report = validate_dataset(
+        ws, spec, data.dataset, data.splits, data.con, data.selection, settings, recheck_bars=recheck_bars
+    )
+    report.snapshot = data.selection.snapshot
+    return report

@@ -13,11 +13,10 @@ Unknown keys and bad values are refused with the file named, so a typo never sil
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from barstore.errors import BarstoreError
-from barstore.project import PROJECT_FILE, settings
-from barstore.specs import MODELS
+from barstore.settings_tables import Integer, Numbers, PerModel, check_fields, read
 
 if TYPE_CHECKING:
     from barstore.home import Workspace
@@ -33,7 +32,13 @@ DEFAULT_MIN_SAMPLES = {
 }
 DEFAULT_POSITIVE_SHARE = (0.2, 0.8)
 DEFAULT_EXAMPLES = 5
-KEYS = ("min_samples", "positive_share", "examples")
+# one model's settings; the [validation] table gives min_samples per model (RULES)
+FIELD_RULES = {
+    "min_samples": Integer(ge=1),
+    "positive_share": Numbers(2, ge=0, le=1, increasing=True),
+    "examples": Integer(ge=0),
+}
+RULES = {**FIELD_RULES, "min_samples": PerModel(FIELD_RULES["min_samples"], DEFAULT_MIN_SAMPLES)}
 
 
 @dataclass
@@ -43,38 +48,19 @@ class ValidationSettings:
     examples: int = DEFAULT_EXAMPLES
 
     def __post_init__(self):
-        low, high = self.positive_share
-        if not 0 <= low < high <= 1:
-            raise BarstoreError(
-                f"positive_share must be [low, high] with 0 <= low < high <= 1 (got {self.positive_share})"
-            )
-        if self.min_samples < 1 or self.examples < 0:
-            raise BarstoreError(f"min_samples must be >= 1 and examples >= 0 (got {self.min_samples}, {self.examples})")
+        check_fields(self, FIELD_RULES, f"[{SECTION}]")
+
+    @classmethod
+    def from_project(cls, project_dir: str | Path, model: str) -> ValidationSettings:
+        """The model's settings: the project's `[validation]` table over the defaults."""
+        values = read(project_dir, SECTION, RULES)
+        per_model = values.pop("min_samples", DEFAULT_MIN_SAMPLES)
+        return cls(min_samples=per_model[model], **values)
 
     @classmethod
     def for_model(cls, ws: Workspace, spec: ModelSpec) -> ValidationSettings:
-        """The model's settings: `[validation]` of the project's barstore_project.toml over the defaults."""
-        table = settings(ws.project_dir, SECTION)
-        where = f"{ws.project_dir / PROJECT_FILE} [{SECTION}]"
-        unknown = sorted(set(table) - set(KEYS))
-        if unknown:
-            raise BarstoreError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(KEYS)}")
-        minimum = table.get("min_samples", DEFAULT_MIN_SAMPLES)
-        if isinstance(minimum, dict):
-            strangers = sorted(set(minimum) - set(MODELS))
-            if strangers:
-                raise BarstoreError(f"{where}: min_samples names unknown model(s) {', '.join(strangers)}")
-            minimum = {**DEFAULT_MIN_SAMPLES, **minimum}.get(spec.name)
-        share = table.get("positive_share", DEFAULT_POSITIVE_SHARE)
-        examples = table.get("examples", DEFAULT_EXAMPLES)
-        if not _is_int(minimum) or not _is_int(examples):
-            raise BarstoreError(f"{where}: min_samples (per model or one number) and examples must be integers")
-        if not (isinstance(share, (list, tuple)) and len(share) == 2 and all(_is_number(v) for v in share)):
-            raise BarstoreError(f"{where}: positive_share must be two numbers [low, high] (got {share!r})")
-        try:
-            return cls(int(minimum), (float(share[0]), float(share[1])), int(examples))
-        except BarstoreError as err:
-            raise BarstoreError(f"{where}: {err}") from None
+        """`from_project` for the workspace's project and the spec's model."""
+        return cls.from_project(ws.project_dir, spec.name)
 
     def parameters(self) -> dict:
         """The suites' `$PARAMETER` values (suites/training_set.json)."""
@@ -83,11 +69,3 @@ class ValidationSettings:
             "positive_share_min": self.positive_share[0],
             "positive_share_max": self.positive_share[1],
         }
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

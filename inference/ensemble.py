@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from barstore.errors import BarstoreError
-from barstore.project import settings as project_settings
+from barstore.settings_tables import Boolean, Integer, Number, OneOf, check_fields, load
 from barstore.specs import model as model_spec
 
 MINUTE_MODELS = ("seq300_minute", "seq500_minute", "seq800_minute")
@@ -129,49 +129,30 @@ class EnsembleSettings:
     recent_window: int = 6
 
     def __post_init__(self):
-        set_ = object.__setattr__  # frozen: coerce the TOML strings to their enums once, here
-        set_(self, "mode", _choice(Mode, "mode", self.mode))
-        set_(self, "trend_filter", _choice(TrendFilter, "trend_filter", self.trend_filter))
-        for name in ("strong_threshold", "minute_strong_threshold"):
-            if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
-                raise BarstoreError(f"[ensemble] {name} must be a number >= 0 (got {getattr(self, name)!r})")
-        for name in ("bullish_above", "bearish_below"):
-            if not _is_number(getattr(self, name)) or not 0 <= getattr(self, name) <= 1:
-                raise BarstoreError(f"[ensemble] {name} must be a probability in [0, 1] (got {getattr(self, name)!r})")
-        if self.bearish_below > self.bullish_above:
-            raise BarstoreError(
-                f"[ensemble] bearish_below ({self.bearish_below}) must not exceed bullish_above ({self.bullish_above})"
-            )
-        if not isinstance(self.neutral_blocks, bool):
-            raise BarstoreError(f"[ensemble] neutral_blocks must be true or false (got {self.neutral_blocks!r})")
-        if isinstance(self.recent_window, bool) or not isinstance(self.recent_window, int) or self.recent_window < 1:
-            raise BarstoreError(f"[ensemble] recent_window must be an integer >= 1 (got {self.recent_window!r})")
-
-    @classmethod
-    def from_table(cls, table: Mapping) -> EnsembleSettings:
-        """Settings from a TOML table: missing keys take their defaults, an unknown key is an error."""
-        known = [f.name for f in fields(cls)]
-        for key in table:
-            if key not in known:
-                raise BarstoreError(f"[ensemble] has an unknown key {key!r}; the keys are {', '.join(known)}")
-        return cls(**table)
+        check_fields(self, RULES, f"[{SECTION}]", _bands_in_order)  # the TOML strings become their enums here
 
     @classmethod
     def from_project(cls, project_dir: str | Path) -> EnsembleSettings:
-        return cls.from_table(project_settings(Path(project_dir), "ensemble"))
+        """The `[ensemble]` table over the defaults."""
+        return load(cls, project_dir, SECTION, RULES, _bands_in_order)
 
 
-def _choice(enum: type[StrEnum], name: str, value):
-    try:
-        return enum(value)
-    except ValueError:
-        raise BarstoreError(
-            f"[ensemble] {name} must be one of {', '.join(e.value for e in enum)} (got {value!r})"
-        ) from None
+SECTION = "ensemble"
+RULES = {
+    "mode": OneOf(Mode),
+    "strong_threshold": Number(ge=0),
+    "minute_strong_threshold": Number(ge=0),
+    "trend_filter": OneOf(TrendFilter),
+    "bullish_above": Number(ge=0, le=1),
+    "bearish_below": Number(ge=0, le=1),
+    "neutral_blocks": Boolean(),
+    "recent_window": Integer(ge=1),
+}
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _bands_in_order(values) -> str | None:
+    low, high = values["bearish_below"], values["bullish_above"]
+    return f"bearish_below ({low}) must not exceed bullish_above ({high})" if low > high else None
 
 
 @dataclass(frozen=True)

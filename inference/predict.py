@@ -7,17 +7,14 @@ Shared by `barstore predict` (one shot) and `barstore serve` (a long-lived `Pred
     report.to_dict()                                     # the JSON of `predict --json` and `POST /predict`
 
 What a prediction reads: the online store (all five windows of a symbol in one lookup, `lookup_windows`) and the
-checkpoints under <home>/models, never the warehouse, so ingest, build and materialize run while it serves.
-Each checkpoint normalizes its own inputs (TrainedModel holds the pipeline it was trained with).
+checkpoints in use (inference/runs.py), never the warehouse, so ingest, build and materialize run while it
+serves. Its settings: `[serving]` (inference/serving_settings.py: staleness, reload interval) and `[ensemble]`;
+its answers and refusals: inference/results.py.
 
 Models in use: the three minute models always, seq500_hourly in four-model mode, longterm_multitf when a trend
 filter is on. Only those need a run and a window; a missing one is `ModelUnavailable` (HTTP 503) naming it, a
-symbol with no online window at all is `UnknownSymbol` (404).
-
-Staleness: "now" is `as_of` (default: the current time). A window whose end (its last bar's close) is older than
-its model's `max_staleness`, or later than `as_of` (the online store holds only the latest window, so a
-historical `as_of` before it cannot be answered), is refused. Historical workspaces (the demo, the tests) pass
-the time they mean as `as_of`.
+symbol with no online window at all is `UnknownSymbol` (404). A window older than its model's `max_staleness`
+at `as_of`, or later than `as_of`, is refused (`ModelUnavailable`, "stale_window").
 
 Recent level (REDUCE): the mean of the hourly model's predictions on the `recent_window` windows ending 1..N
 steps before the current one, cut from the context rows stored with the hourly window (inference/windows.py).
@@ -32,156 +29,34 @@ window: the hourly and long-term windows change once an hour and once a day.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from barstore.errors import BarstoreError
-from barstore.project import PROJECT_FILE, settings
-from barstore.specs import MODELS
-from barstore.times import format_duration, parse_duration, parse_utc_or_now
+from barstore.settings_tables import fill
+from barstore.times import format_duration, parse_utc_or_now
 
-from .ensemble import (
-    HOURLY_MODEL,
-    MINUTE_MODELS,
-    TREND_MODEL,
-    Decision,
-    EnsembleSettings,
-    Mode,
-    ModelOutput,
-    TrendFilter,
-)
+from .ensemble import HOURLY_MODEL, MINUTE_MODELS, TREND_MODEL, EnsembleSettings, Mode, TrendFilter
+from .ensemble import RULES as ENSEMBLE_RULES
 from .lanes import Lanes
+from .results import ModelPrediction, ModelUnavailable, PredictionReport, SymbolPrediction, UnknownSymbol, iso
+from .runs import LoadedRun, ModelSet
+from .serving_settings import ServingSettings
 
 if TYPE_CHECKING:
-    from barstore.checkpoints import RunInfo, TrainedModel
     from barstore.home import Workspace
 
     from .windows import OnlineWindow
 
-SECTION = "serving"
-# A window is fresh while its end is within one bar of its timeframe plus the pipeline's lag: minute windows
-# 10 minutes, hourly 2 hours, daily 4 days (a weekend plus a holiday after the last daily close, as the
-# 1d views' ttl). Markets that close (RTH, Globex) are refused while closed: no fresh prediction exists then.
-DEFAULT_MAX_STALENESS = {
-    "seq300_minute": "10m",
-    "seq500_minute": "10m",
-    "seq800_minute": "10m",
-    "seq500_hourly": "2h",
-    "longterm_multitf": "4d",
-}
-DEFAULT_RELOAD_INTERVAL = "5s"  # how often the server looks for newer runs (0s: before every request)
-SERVING_KEYS = ("max_staleness", "reload_interval")
 # Intra-op threads of a prediction's forward passes. Measured on 2 cores, batch-of-one windows at the real network
 # sizes: one thread runs all five models in ~12 ms; two threads are slower even on an idle machine, and with
 # another busy process on the cores a pass can take seconds (OpenMP threads waiting for a core).
 INFERENCE_THREADS = 1
-
-
-class UnknownSymbol(BarstoreError):
-    """No model has an online window for the symbol (HTTP 404)."""
-
-    exit_code = 5
-    status = 404
-
-
-class ModelUnavailable(BarstoreError):
-    """A model in use cannot predict: no run, no online window, or a stale one (HTTP 503). `models` names them."""
-
-    exit_code = 6
-    status = 503
-
-    def __init__(self, message: str, models: Sequence[str], kind: str):
-        super().__init__(message)
-        self.models = list(models)
-        self.kind = kind  # "no_run", "no_window" or "stale_window"
-
-
-# --- settings ---------------------------------------------------------------------------------------------------
-
-
-def staleness_limits(value, what: str) -> dict[str, timedelta]:
-    """Per-model limits from one duration (every model), {model: duration}, or ["MODEL=DURATION" | "DURATION"]
-    items (the CLI's repeated --max-staleness); only the models named or covered are returned."""
-    if isinstance(value, str):
-        return dict.fromkeys(MODELS, parse_duration(value, what))
-    if isinstance(value, Mapping):
-        items = list(value.items())
-    elif isinstance(value, Iterable):
-        items = []
-        for item in value:
-            name, sep, text = str(item).partition("=")
-            items.append((name.strip(), text.strip()) if sep else (None, name.strip()))
-    else:
-        raise BarstoreError(f"{what} must be a duration or a table of durations per model (got {value!r})")
-    out: dict[str, timedelta] = {}
-    for name, text in items:
-        if name is None:
-            out.update(dict.fromkeys(MODELS, parse_duration(text, what)))
-            continue
-        if name not in MODELS:
-            raise BarstoreError(f"{what} names unknown model {name!r}; the models are {', '.join(MODELS)}")
-        out[name] = parse_duration(text, f"{what} {name}")
-    return out
-
-
-@dataclass(frozen=True)
-class ServingSettings:
-    """The `[serving]` table of barstore_project.toml over the defaults above:
-
-    [serving]
-    max_staleness = {seq300_minute = "10m", ..., longterm_multitf = "4d"}   # or one duration for every model
-    reload_interval = "5s"
-    """
-
-    max_staleness: Mapping[str, timedelta] = field(
-        default_factory=lambda: staleness_limits(DEFAULT_MAX_STALENESS, "max_staleness")
-    )
-    reload_interval: timedelta = parse_duration(DEFAULT_RELOAD_INTERVAL, "reload_interval")
-
-    @classmethod
-    def from_table(cls, table: Mapping, where: str = f"[{SECTION}]") -> ServingSettings:
-        unknown = sorted(set(table) - set(SERVING_KEYS))
-        if unknown:
-            raise BarstoreError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(SERVING_KEYS)}")
-        base = cls()
-        limits = dict(base.max_staleness)
-        if "max_staleness" in table:
-            limits.update(staleness_limits(table["max_staleness"], f"{where} max_staleness"))
-        interval = base.reload_interval
-        if "reload_interval" in table:
-            interval = parse_duration(table["reload_interval"], f"{where} reload_interval")
-        return cls(limits, interval)
-
-    @classmethod
-    def from_project(cls, project_dir: str | Path) -> ServingSettings:
-        return cls.from_table(settings(Path(project_dir), SECTION), f"{Path(project_dir) / PROJECT_FILE} [{SECTION}]")
-
-    def with_staleness(self, override, what: str = "--max-staleness") -> ServingSettings:
-        """These settings with some models' limits replaced (`staleness_limits` forms; None: unchanged)."""
-        if override is None or (not isinstance(override, str | Mapping) and not list(override)):
-            return self
-        return replace(self, max_staleness={**self.max_staleness, **staleness_limits(override, what)})
-
-
-def parse_run_refs(refs: Iterable[str] | None) -> dict[str, str]:
-    """["MODEL=RUN_ID", ...] (the CLI's repeated --run) -> {model: run_id}."""
-    out = {}
-    for ref in refs or ():
-        model, sep, run_id = ref.partition("=")
-        model, run_id = model.strip(), run_id.strip()
-        if not sep or not model or not run_id:
-            raise BarstoreError(f"--run takes MODEL=RUN_ID (got {ref!r})")
-        if model not in MODELS:
-            raise BarstoreError(f"--run names unknown model {model!r}; the models are {', '.join(MODELS)}")
-        out[model] = run_id
-    return out
 
 
 def parse_as_of(value: str | datetime | None, what: str = "as_of") -> datetime:
@@ -200,200 +75,9 @@ def models_in_use(ensemble: EnsembleSettings) -> list[str]:
 
 
 def ensemble_for(base: EnsembleSettings, mode: str | None = None, trend_filter: str | None = None):
-    """`base` with a request's mode / trend filter (validated by EnsembleSettings: a BarstoreError if unknown)."""
+    """`base` with a request's mode / trend filter (checked by the [ensemble] rules: a BarstoreError if unknown)."""
     changes = {k: v for k, v in (("mode", mode), ("trend_filter", trend_filter)) if v is not None}
-    return replace(base, **changes) if changes else base
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-# --- the runs in use --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoadedRun:
-    info: RunInfo
-    model: TrainedModel
-    pinned: bool  # chosen with --run: never replaced by a newer run
-
-    def describe(self) -> dict:
-        """model, run_id, trained_at, test_accuracy (the test split's, from metrics.json), pinned, path."""
-        metrics = self.info.metrics()
-        accuracy = (metrics.get("test") or {}).get("accuracy") or {}
-        trained = (metrics.get("wall_clock") or {}).get("created_at") or (self.model.checkpoint or {}).get("created_at")
-        return {
-            "model": self.info.model,
-            "run_id": self.info.run_id,
-            "trained_at": trained,
-            "test_accuracy": accuracy.get("value"),
-            "pinned": self.pinned,
-            "path": str(self.info.path),
-        }
-
-
-def load_run(info: RunInfo, pinned: bool = False) -> LoadedRun:
-    """A run's checkpoint, checked against its model's spec: the window columns and length it was trained on
-    must be the ones the online windows hold."""
-    from barstore.checkpoints import load_model
-
-    trained = load_model(info)
-    spec = MODELS[info.model]
-    if list(trained.inputs.columns) != spec.columns or trained.inputs.steps != spec.steps:
-        raise BarstoreError(
-            f"run {info.run_id} of {info.model} was trained on {trained.inputs.steps} steps of other columns than "
-            f"{spec.name}'s {spec.steps} x {spec.n_features} windows"
-        )
-    return LoadedRun(info, trained, pinned)
-
-
-class ModelSet:
-    """The checkpoints in use: the newest run of each model, or the one pinned with --run. Loaded once;
-    `refresh()` swaps in a newer run of an unpinned model (and loads a model whose first run appeared)."""
-
-    def __init__(self, ws: Workspace, models: Sequence[str] | None = None, pinned: Mapping[str, str] | None = None):
-        from barstore.checkpoints import find_run
-
-        self.ws = ws
-        self.pinned = dict(pinned or {})
-        self.models = [m for m in MODELS if m in set(models or MODELS) | set(self.pinned)]
-        self.loaded: dict[str, LoadedRun] = {}
-        self.missing: dict[str, str] = {}  # model -> why it has no run in use
-        self.errors: dict[str, str] = {}  # model -> why its newest run could not be loaded (an older one serves)
-        for model, run_id in self.pinned.items():
-            self.loaded[model] = load_run(find_run(ws, model, run_id), pinned=True)
-        self.refresh()
-
-    def refresh(self) -> list[str]:
-        """Load the newest run of every unpinned model where it is not the one in use; returns the models
-        whose run changed. A run that fails to load keeps the previous one in use (named in `errors`)."""
-        from barstore.checkpoints import list_runs
-
-        changed = []
-        for model in self.models:
-            if model in self.pinned:
-                continue
-            runs = list_runs(self.ws, model)
-            if not runs:  # a run deleted while in use keeps serving from memory
-                if model not in self.loaded:
-                    self.missing[model] = f"no trained run of {model} in {self.ws.models_dir / model}"
-                continue
-            newest = runs[-1]
-            current = self.loaded.get(model)
-            if current is not None and current.info.run_id == newest.run_id:
-                continue
-            try:
-                self.loaded[model] = load_run(newest)
-            except BarstoreError as err:
-                self.errors[model] = str(err)
-                if current is None:
-                    self.missing[model] = str(err)
-                continue
-            self.missing.pop(model, None)
-            self.errors.pop(model, None)
-            changed.append(model)
-        return changed
-
-    def require(self, models: Sequence[str]) -> None:
-        absent = [m for m in models if m not in self.loaded]
-        if absent:
-            why = "; ".join(self.missing.get(m, f"{m} is not loaded") for m in absent)
-            raise ModelUnavailable(f"no run in use for {', '.join(absent)}: {why}", absent, "no_run")
-
-    def describe(self) -> dict:
-        return {
-            "models": [self.loaded[m].describe() for m in self.models if m in self.loaded],
-            "missing": {m: self.missing[m] for m in self.models if m in self.missing},
-            "errors": dict(self.errors),
-        }
-
-
-# --- predictions ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelPrediction:
-    """One model's prediction for one symbol, with the window it was made from."""
-
-    model: str
-    run_id: str
-    window_end: datetime
-    age: timedelta  # as_of - window_end
-    max_staleness: timedelta
-    p_up: float
-    predicted_return: float | None = None  # minute and hourly models
-    embedding: tuple[float, ...] | None = None  # the long-term model's 32-d trend embedding
-    recent_predictions: tuple[float, ...] | None = None  # hourly: the N previous windows' returns, oldest first
-    context_rows: int = 0  # rows stored before the window
-
-    @property
-    def recent_level(self) -> float | None:
-        return (
-            None if not self.recent_predictions else math.fsum(self.recent_predictions) / len(self.recent_predictions)
-        )
-
-    @property
-    def embedding_sum(self) -> float | None:
-        return None if self.embedding is None else math.fsum(self.embedding)
-
-    def output(self) -> ModelOutput:
-        return ModelOutput(self.predicted_return, self.p_up, self.embedding)
-
-    def to_dict(self) -> dict:
-        out = {
-            "run_id": self.run_id,
-            "window_end": _iso(self.window_end),
-            "age_seconds": self.age.total_seconds(),
-            "max_staleness_seconds": self.max_staleness.total_seconds(),
-            "predicted_return": self.predicted_return,
-            "p_up": self.p_up,
-        }
-        if self.model == HOURLY_MODEL:
-            out |= {
-                "recent_level": self.recent_level,
-                "recent_predictions": None if self.recent_predictions is None else list(self.recent_predictions),
-                "context_rows": self.context_rows,
-            }
-        if self.embedding is not None:
-            total = self.embedding_sum
-            out |= {
-                "embedding_sum": total,
-                "embedding_trend": (total > 0) - (total < 0),
-                "embedding": list(self.embedding),
-            }
-        return out
-
-
-@dataclass(frozen=True)
-class SymbolPrediction:
-    symbol: str
-    models: dict[str, ModelPrediction]  # the models in use, in MODELS order
-    decision: Decision
-
-    def to_dict(self) -> dict:
-        return {
-            "symbol": self.symbol,
-            "decision": self.decision.to_dict(),
-            "models": {name: p.to_dict() for name, p in self.models.items()},
-        }
-
-
-@dataclass(frozen=True)
-class PredictionReport:
-    as_of: datetime
-    ensemble: EnsembleSettings
-    predictions: list[SymbolPrediction]
-
-    def to_dict(self) -> dict:
-        """The JSON of `barstore predict --json` and of `POST /predict`."""
-        return {
-            "as_of": _iso(self.as_of),
-            "mode": self.ensemble.mode.value,
-            "trend_filter": self.ensemble.trend_filter.value,
-            "recent_window": self.ensemble.recent_window,
-            "predictions": [p.to_dict() for p in self.predictions],
-        }
+    return fill(EnsembleSettings, changes, ENSEMBLE_RULES, "", base=base) if changes else base
 
 
 @contextmanager
@@ -594,14 +278,14 @@ def _refuse_stale(symbol: str, windows: Sequence[OnlineWindow], as_of: datetime,
     for w in windows:
         age = as_of - w.end
         if age < timedelta(0):
-            problems[w.model] = f"{w.model} ends at {_iso(w.end)}, after the as-of time"
+            problems[w.model] = f"{w.model} ends at {iso(w.end)}, after the as-of time"
         elif age > limits[w.model]:
             problems[w.model] = (
-                f"{w.model} ends at {_iso(w.end)}, {format_duration(age)} old (max {format_duration(limits[w.model])})"
+                f"{w.model} ends at {iso(w.end)}, {format_duration(age)} old (max {format_duration(limits[w.model])})"
             )
     if problems:
         raise ModelUnavailable(
-            f"{symbol}: online windows not current at {_iso(as_of)}: {'; '.join(problems.values())}. Run `barstore "
+            f"{symbol}: online windows not current at {iso(as_of)}: {'; '.join(problems.values())}. Run `barstore "
             "materialize`; for historical data pass the time you mean as --as-of (the online store holds only the "
             "latest window) or a wider --max-staleness",
             list(problems),

@@ -17,13 +17,18 @@ predictions, so /healthz and /models answer while one runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from barstore.errors import BarstoreError
 
-from .predict import ModelUnavailable, Predictor, UnknownSymbol
+from .results import ModelUnavailable, UnknownSymbol
+
+if TYPE_CHECKING:
+    from .predict import Predictor
 
 MAX_SYMBOLS = 100  # per request: the answer is all or nothing, and symbols are predicted one after another
 

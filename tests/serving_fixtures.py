@@ -85,7 +85,7 @@ def build_serving_workspace(root: Path) -> ServingWorkspace:
 
     con = connect(ws.warehouse)
     store = open_store(ws)
-    datasets = {m: window_dataset(m, home=str(ws.home), symbols=[SYMBOL], store=store, con=con) for m in MODELS}
+    datasets = {m: window_dataset(MODELS[m], home=str(ws.home), symbols=[SYMBOL], store=store, con=con) for m in MODELS}
     runs = {m: [train_tiny(ws, m, datasets[m], seed=0)] for m in MODELS}
     runs["seq300_minute"].append(train_tiny(ws, "seq300_minute", datasets["seq300_minute"], seed=1))
     con.close()

@@ -96,11 +96,12 @@ def test_decisions_use_each_models_latest_window(first):
 def test_decision_windows_are_the_training_paths_windows(workspace, first):
     """The prediction at a decision time is the fold checkpoint's prediction on window_dataset's window there."""
     from barstore.checkpoints import load_model
+    from barstore.specs import MODELS
     from barstore.windows import window_dataset
 
     fold = first.folds[0]
     run = next(m["run"] for m in first.results["folds"][0]["models"] if m["model"] == "seq300_minute")
-    ds = window_dataset("seq300_minute", home=str(workspace.home), start=fold.start, end=fold.last)
+    ds = window_dataset(MODELS["seq300_minute"], home=str(workspace.home), start=fold.start, end=fold.last)
     p = _fold(first.predictions, 1)
     row = p.iloc[len(p) // 2]
     k = int(np.flatnonzero(ds.timestamps == np.datetime64(row["time"].tz_convert(None), "us"))[0])

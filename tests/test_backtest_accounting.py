@@ -167,13 +167,15 @@ def test_rules_from_the_project_file(tmp_path):
 @pytest.mark.parametrize(
     "toml, message",
     [
-        ("[backtest]\nwiat = 'keep'\n", "unknown key 'wiat'"),
-        ("[backtest]\nwait = 'sell'\n", "wait must be one of keep, flat"),
-        ("[backtest]\nmissing = 'wait'\n", "missing must be one of keep, flat"),
-        ("[backtest.sizes]\nbuy = -0.5\n", "buy is a long: its size must have that sign"),
-        ("[backtest.sizes]\nhold = 1\n", "unknown action 'hold'"),
-        ("[backtest.futures.ES]\ntick = 0.25\n", r"\[backtest.futures.ES\] has an unknown key 'tick'"),
-        ("[backtest.futures.CL]\ntick_size = 0.01\n", r"\[backtest.futures.CL\] needs multiplier"),
+        ("[backtest]\nwiat = 'keep'\n", r"\[backtest\]: unknown key 'wiat'"),
+        ("[backtest]\nwait = 'sell'\n", "wait: expected one of keep, flat, got 'sell'"),
+        ("[backtest]\nmissing = 'wait'\n", "missing: expected one of keep, flat, got 'wait'"),
+        ("[backtest.sizes]\nbuy = -0.5\n", "sizes buy: expected a number >= 0, got -0.5"),
+        ("[backtest.sizes]\nsell = 0.5\n", "sizes sell: expected a number <= 0, got 0.5"),
+        ("[backtest.sizes]\nhold = 1\n", "sizes: unknown action 'hold'"),
+        ("[backtest.futures.ES]\ntick = 0.25\n", r"\[backtest\] futures ES: unknown key 'tick'"),
+        ("[backtest.futures.CL]\ntick_size = 0.01\n", r"\[backtest\] futures CL: needs multiplier"),
+        ("[backtest.futures.CL]\ntick_size = 0\nmultiplier = 1\n", "futures CL tick_size: expected a number > 0"),
     ],
 )
 def test_bad_rules_name_the_key(tmp_path, toml, message):

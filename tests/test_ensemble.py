@@ -255,12 +255,12 @@ def test_settings_from_the_project_file(tmp_path):
 @pytest.mark.parametrize(
     "table, message",
     [
-        ("strong_treshold = 0.01", "unknown key 'strong_treshold'"),
-        ('trend_filter = "sum"', "trend_filter must be one of none, embedding_sum, direction_prob"),
-        ('mode = "five"', "mode must be one of four_model, three_model"),
-        ("bullish_above = 0.4", r"bearish_below \(0.45\) must not exceed bullish_above \(0.4\)"),
-        ('strong_threshold = "big"', "strong_threshold must be a number"),
-        ("recent_window = 0", "recent_window must be an integer >= 1"),
+        ("strong_treshold = 0.01", r"\[ensemble\]: unknown key 'strong_treshold'; the keys are mode, "),
+        ('trend_filter = "sum"', "trend_filter: expected one of none, embedding_sum, direction_prob, got 'sum'"),
+        ('mode = "five"', "mode: expected one of four_model, three_model, got 'five'"),
+        ("bullish_above = 0.4", r"\[ensemble\]: bearish_below \(0.45\) must not exceed bullish_above \(0.4\)"),
+        ('strong_threshold = "big"', "strong_threshold: expected a number >= 0, got 'big'"),
+        ("recent_window = 0", "recent_window: expected an integer >= 1, got 0"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path, table, message):

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from barstore.cli import app
 from barstore.feature_store import open_store
+from barstore.specs import MODELS
 from inference import get_window, get_windows, materialize_windows
 from training import training_dataset
 
@@ -31,7 +32,7 @@ def fs(tmp_path_factory):
 
 def _offline(fs, model):
     ws, con, store = fs
-    return training_dataset(model, home=str(ws.home), store=store, con=con)
+    return training_dataset(MODELS[model], home=str(ws.home), store=store, con=con)
 
 
 def _as_of_times(ds, n=3):

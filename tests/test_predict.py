@@ -19,11 +19,8 @@ from barstore.specs import MODELS
 from barstore.times import format_duration, parse_duration
 from inference.ensemble import HOURLY_MODEL, MINUTE_MODELS, EnsembleSettings, ModelOutput, decide
 from inference.lanes import balance
-from inference.predict import (
-    ServingSettings,
-    parse_run_refs,
-    staleness_limits,
-)
+from inference.runs import parse_run_refs
+from inference.serving_settings import ServingSettings, staleness_limits
 from inference.windows import CONTEXT_ROWS, get_context, get_windows, lookup_windows
 
 from .serving_fixtures import AS_OF, SHORT_SYMBOL, SYMBOL, WINDOW_END, cli_app, copy_home, serving_workspace
@@ -187,7 +184,12 @@ def test_text_output_shows_every_window_end_and_the_decision(sw):
     assert out["decision"]["action"].upper() in result.stdout
 
 
-def test_serving_settings():
+def serving_settings(tmp_path, table: str) -> ServingSettings:
+    (tmp_path / "barstore_project.toml").write_text(f"[serving]\n{table}\n")
+    return ServingSettings.from_project(tmp_path)
+
+
+def test_serving_settings(tmp_path):
     assert parse_duration("10m", "x") == timedelta(minutes=10)
     assert parse_duration("1h30m", "x") == timedelta(minutes=90)
     assert parse_duration("4d", "x") == timedelta(days=4) and parse_duration("0s", "x") == timedelta(0)
@@ -198,15 +200,17 @@ def test_serving_settings():
     assert format_duration(timedelta(seconds=-90)) == "-1m 30s"
     defaults = ServingSettings().max_staleness
     assert defaults["seq300_minute"] == timedelta(minutes=10) and defaults["longterm_multitf"] == timedelta(days=4)
-    table = ServingSettings.from_table({"max_staleness": {"seq500_hourly": "3h"}, "reload_interval": "1s"})
+    table = serving_settings(tmp_path, 'max_staleness = {seq500_hourly = "3h"}\nreload_interval = "1s"')
     assert table.max_staleness["seq500_hourly"] == timedelta(hours=3)
     assert table.max_staleness["seq300_minute"] == timedelta(minutes=10) and table.reload_interval.total_seconds() == 1
-    every = ServingSettings.from_table({"max_staleness": "1d"}).max_staleness
+    every = serving_settings(tmp_path, 'max_staleness = "1d"').max_staleness
     assert set(every.values()) == {timedelta(days=1)}
-    with pytest.raises(BarstoreError, match="unknown key"):
-        ServingSettings.from_table({"max_stale": "1d"})
-    with pytest.raises(BarstoreError, match="unknown model 'seq1'"):
-        ServingSettings.from_table({"max_staleness": {"seq1": "1d"}})
+    with pytest.raises(BarstoreError, match=r"\[serving\]: unknown key 'max_stale'; the keys are max_staleness"):
+        serving_settings(tmp_path, 'max_stale = "1d"')
+    with pytest.raises(BarstoreError, match=r"\[serving\] max_staleness: unknown model 'seq1'"):
+        serving_settings(tmp_path, 'max_staleness = {seq1 = "1d"}')
+    with pytest.raises(BarstoreError, match="--max-staleness longterm_multitf: expected a duration"):
+        staleness_limits(["longterm_multitf=5"], "--max-staleness")
     limits = staleness_limits(["2h", "longterm_multitf=5d"], "--max-staleness")
     assert limits["seq300_minute"] == timedelta(hours=2) and limits["longterm_multitf"] == timedelta(days=5)
     assert parse_run_refs(["seq300_minute=abc"]) == {"seq300_minute": "abc"}

@@ -94,10 +94,10 @@ def test_a_body_that_is_not_json_gets_422(server):
     ("change", "message"),
     [
         ({"as_of": "yesterday"}, "is not an ISO time"),
-        ({"mode": "five_model"}, "mode must be one of"),
-        ({"trend_filter": "moon"}, "trend_filter must be one of"),
-        ({"max_staleness": "10 minutes"}, "must be a duration"),
-        ({"max_staleness": {"seq1": "1h"}}, "unknown model 'seq1'"),
+        ({"mode": "five_model"}, "mode: expected one of four_model, three_model, got 'five_model'"),
+        ({"trend_filter": "moon"}, "trend_filter: expected one of none, embedding_sum, direction_prob"),
+        ({"max_staleness": "10 minutes"}, "max_staleness: expected a duration such as 10m"),
+        ({"max_staleness": {"seq1": "1h"}}, "max_staleness: unknown model 'seq1'"),
     ],
 )
 def test_bad_values_get_400(server, change, message):

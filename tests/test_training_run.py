@@ -48,7 +48,7 @@ def fs(tmp_path_factory):
 def hourly(fs):
     """160 hourly windows of BTCUSDT over two years, and their walk-forward splits."""
     ws, con, store = fs
-    ds = select_dataset(ws, "seq500_hourly", Selection(max_samples=160), store=store, con=con)
+    ds = select_dataset(ws, HOURLY, Selection(max_samples=160), store=store, con=con)
     return ds, walk_forward(ds.timestamps, ds.label_times)
 
 
@@ -162,7 +162,7 @@ def test_fingerprint_changes_with_labels_and_splits(hourly):
 def test_longterm_run_loads_into_the_users_class(fs, tmp_path):
     ws, con, store = fs
     spec = MODELS["longterm_multitf"]
-    ds = select_dataset(ws, spec.name, Selection(max_samples=36), store=store, con=con)
+    ds = select_dataset(ws, spec, Selection(max_samples=36), store=store, con=con)
     splits = walk_forward(ds.timestamps, ds.label_times)
     config = TrainingConfig(batch_size=16, max_epochs=1)
     result = fit_dataset(
@@ -242,9 +242,9 @@ def test_train_model_trains_only_on_validated_data(fs):
         )
     assert list_runs(ws, "seq500_hourly") == before  # nothing trained
     lenient = gate.ValidationSettings(min_samples=100, positive_share=(0.05, 0.95))
-    result = train_model(
+    result = train_model(  # a ModelSpec, as the CLI passes; above, a name (as backtest/ passes)
         ws,
-        "seq500_hourly",
+        HOURLY,
         Selection(max_samples=160),
         epochs=1,
         device="cpu",

@@ -20,7 +20,7 @@ def fs(tmp_path_factory):
 
 def _dataset(fs, model, **kw):
     ws, con, store = fs
-    return training_dataset(model, home=str(ws.home), store=store, con=con, **kw)
+    return training_dataset(MODELS[model], home=str(ws.home), store=store, con=con, **kw)
 
 
 @pytest.mark.parametrize("model", list(MODELS))
@@ -131,7 +131,7 @@ def test_stride_and_start(fs):
 def test_dataset_opens_the_workspace_itself(fs):
     """No connection or store passed: the dataset opens them (here beside the test's own connection)."""
     ws, _, _ = fs
-    ds = training_dataset("longterm_multitf", home=str(ws.home))
+    ds = training_dataset(MODELS["longterm_multitf"], home=str(ws.home))
     assert len(ds) > 0 and ds[0][0].shape == (365, 26)
 
 
@@ -160,7 +160,7 @@ def test_max_samples_retrieves_only_the_rows_of_the_chosen_windows(fs):
 
     ws, con, store = fs
     full = _dataset(fs, "seq300_minute")
-    ds = select_dataset(ws, "seq300_minute", Selection(max_samples=10), store=store, con=con)
+    ds = select_dataset(ws, MODELS["seq300_minute"], Selection(max_samples=10), store=store, con=con)
     assert len(ds) == 10
     assert len(ds.aligned.values) <= 10 * 300 < len(full.aligned.values)
     for k in range(len(ds)):

@@ -15,6 +15,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,11 +27,11 @@ from barstore.cli.validation import register
 from barstore.errors import BarstoreError
 from barstore.feature_store import apply, open_store
 from barstore.home import Workspace, resolve_home
-from barstore.lake import copy_lake
+from barstore.lake import copy_lake, snapshot_id
 from barstore.specs import MODELS
-from barstore.splits import Splits, walk_forward
+from barstore.splits import Splits, project_shares, walk_forward
 from barstore.warehouse import connect
-from barstore.windows.selection import Selection, select_dataset
+from barstore.windows.selection import Selection, select_dataset, selected_data
 from expectations import frames, verdicts
 from expectations.gate import ValidationFailed, ValidationSettings, validate_dataset, validate_model
 from expectations.suites import SUITES
@@ -50,11 +51,17 @@ def fs(tmp_path_factory):
     return feast_workspace(tmp_path_factory.mktemp("gate"))
 
 
+def validated(fs, selection):
+    """The gate as training runs it, on the selection's data built once: (report, dataset, splits)."""
+    ws, con, store = fs
+    with selected_data(ws, SPEC, selection, store=store, con=con) as data:
+        return validate_model(ws, SPEC, data), data.dataset, data.splits
+
+
 @pytest.fixture(scope="module")
 def passed(fs):
     """The gate on the whole small workspace, as training runs it: (report, dataset, splits)."""
-    ws, con, store = fs
-    return validate_model(ws, MODEL, Selection(), store=store, con=con)
+    return validated(fs, Selection())
 
 
 def gate(fs, ds, splits, selection=None, settings=None):
@@ -104,6 +111,31 @@ def test_gate_passes_on_the_real_workspace(fs, passed):
     assert all(o.name in text for o in report.outcomes) and "✗" not in text and text.count("✓") == len(report.outcomes)
 
 
+def test_the_data_is_built_once_from_one_snapshot_and_the_gate_only_validates_it(fs, passed):
+    """selected_data builds the dataset and its splits ([training] split_shares) from one warehouse snapshot,
+    recorded in its selection; a connection it opens is closed when its block ends. The gate's report records
+    that snapshot (what training writes into the run's selection)."""
+    ws, con, _ = fs
+    report, _, _ = passed
+    snapshot = snapshot_id(con)
+    assert report.snapshot == snapshot
+    asked = Selection(max_samples=150, snapshot=snapshot)
+    with selected_data(ws, SPEC, asked) as data:  # no connection, no store: it opens its own
+        assert data.selection == asked and snapshot_id(data.con) == snapshot
+        ds = data.dataset
+        cut = walk_forward(ds.timestamps, ds.label_times, project_shares(ws.project_dir))
+        assert len(ds) == 150 and data.splits.purged == cut.purged
+        assert all(np.array_equal(data.splits.named()[k], p) for k, p in cut.named().items())
+        again = validate_model(ws, SPEC, data, ValidationSettings(min_samples=100, positive_share=(0.05, 0.95)))
+    assert again.success and again.snapshot == snapshot and again.counts["samples"] == 150
+    with pytest.raises(duckdb.Error):
+        data.con.execute("SELECT 1")
+    unpinned = Selection(max_samples=150)
+    with selected_data(ws, SPEC, unpinned, con=con) as data:
+        assert data.selection == dataclasses.replace(unpinned, snapshot=snapshot)
+    con.execute("SELECT 1")  # a connection passed in stays open
+
+
 def test_hourly_steps_matched_the_last_completed_4h_and_daily_rows(fs, passed):
     """What the alignment suite checks, on the real join: a 4h row joined to a 1h step closed 0-3 h before it,
     a daily row 0-23 h before it, each the latest closed by then."""
@@ -119,7 +151,7 @@ def test_hourly_steps_matched_the_last_completed_4h_and_daily_rows(fs, passed):
 
 def test_too_few_samples(fs):
     ws, con, store = fs
-    report, ds, _ = validate_model(ws, MODEL, Selection(max_samples=150), store=store, con=con)
+    report, ds, _ = validated(fs, Selection(max_samples=150))
     assert len(ds) == 150
     assert list(failures(report)) == [("training_set", "samples >= the model's min_samples")]
     assert report.failed[0].observed == "observed 150, expected >= 1000"
@@ -176,11 +208,11 @@ def test_a_stale_row_let_through_by_a_longer_feast_ttl_fails_alignment(fs, tmp_p
         since=datetime(2022, 6, 1, tzinfo=UTC),
         until=datetime(2022, 7, 15, tzinfo=UTC),
     )
-    as_specified = select_dataset(copy_ws, MODEL, selection, store=store, con=copied)
+    as_specified = select_dataset(copy_ws, SPEC, selection, store=store, con=copied)
     view = store.get_feature_view("features_4h")
     view.ttl = timedelta(days=30)
     store.apply([view])
-    stale = select_dataset(copy_ws, MODEL, selection, store=store, con=copied)
+    stale = select_dataset(copy_ws, SPEC, selection, store=store, con=copied)
 
     # the control: with the spec's ttl the stale steps never reach a kept window
     control = frames.alignment(copied, SPEC, as_specified)

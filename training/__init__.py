@@ -1,14 +1,15 @@
 """Training: the five models trained on validated point-in-time windows into reproducible checkpoints.
 
     from training.run import train_model
-    result = train_model(ws, "seq500_hourly", Selection(max_samples=5_000), epochs=10, seed=0)
+    result = train_model(ws, MODELS["seq500_hourly"], Selection(max_samples=5_000), epochs=10, seed=0)
     result.run.path                    # <home>/models/seq500_hourly/<run_id>/: model.pt, metrics.json, curves
     result.metrics["test"]["accuracy"] # with its sample count, 95% interval and the majority-class baseline
 
-`train_model` takes its data only from the validation gate (expectations.gate). The windows themselves:
+`train_model` builds the selection's data once (barstore.windows.selection.selected_data), has the validation
+gate (expectations.gate) check it, and trains only on what passed. The windows themselves:
 
     from training import training_dataset
-    ds = training_dataset("seq300_minute", home=".barstore", symbols=["BTCUSDT"])
+    ds = training_dataset(MODELS["seq300_minute"], home=".barstore", symbols=["BTCUSDT"])
     window, label = ds[0]            # (300, 20) float64 view of the aligned matrix, forward return
 """
 

@@ -10,14 +10,31 @@ Network sizes are not settings: they belong to each model (barstore/networks.py)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from barstore.errors import BarstoreError
+from barstore.settings_tables import Integer, Number, Numbers, load
 from barstore.splits import DEFAULT_SHARES
 
 if TYPE_CHECKING:
     from barstore.home import Workspace
+
+SECTION = "training"
+RULES = {
+    "batch_size": Integer(ge=1),
+    "eval_batch_size": Integer(ge=1),
+    "learning_rate": Number(ge=0),
+    "weight_decay": Number(ge=0),
+    "grad_clip": Number(ge=0),
+    "max_epochs": Integer(ge=1),
+    "patience": Integer(ge=1),
+    "return_loss_weight": Number(ge=0),
+    "direction_loss_weight": Number(ge=0),
+    "split_shares": Numbers(3),
+    "normalizer_max_samples": Integer(ge=1),
+}
 
 
 @dataclass(frozen=True)
@@ -36,43 +53,21 @@ class TrainingConfig:
     split_shares: tuple[float, float, float] = DEFAULT_SHARES
     normalizer_max_samples: int = 20_000  # training windows the input statistics are fit on, evenly spread
 
+    @classmethod
+    def from_project(cls, project_dir: str | Path) -> TrainingConfig:
+        """The project's `[training]` table over the defaults."""
+        return load(cls, project_dir, SECTION, RULES)
+
     def as_dict(self) -> dict:
         out = asdict(self)
         out["split_shares"] = list(self.split_shares)
         return out
 
 
-def config_from(values: dict) -> TrainingConfig:
-    """The defaults with `values` (a [training] table) applied; a BarstoreError for unknown keys or bad types."""
-    known = {f.name: f for f in fields(TrainingConfig)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise BarstoreError(f"[training] has unknown settings {unknown}; the settings are {sorted(known)}")
-    default = TrainingConfig()
-    changes = {}
-    for key, value in values.items():
-        expected = getattr(default, key)
-        if key == "split_shares":
-            if not isinstance(value, (list, tuple)) or len(value) != 3:
-                raise BarstoreError(f"[training] split_shares must be three numbers (got {value!r})")
-            value = tuple(float(v) for v in value)
-        elif isinstance(expected, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif type(value) is not type(expected):
-            raise BarstoreError(f"[training] {key} must be a {type(expected).__name__} (got {value!r})")
-        changes[key] = value
-    config = replace(default, **changes)
-    if min(config.batch_size, config.eval_batch_size, config.max_epochs, config.patience) < 1:
-        raise BarstoreError("[training] batch sizes, max_epochs and patience must be at least 1")
-    return config
-
-
 def load_config(ws: Workspace) -> TrainingConfig:
     """The project's [training] settings; the defaults when the workspace has no project."""
-    from barstore.project import settings
-
     try:
         project_dir = ws.project_dir
     except BarstoreError:
         return TrainingConfig()
-    return config_from(settings(project_dir, "training"))
+    return TrainingConfig.from_project(project_dir)

@@ -1,12 +1,13 @@
 """One training run: validated data -> fit -> metrics -> a saved run under <home>/models/<MODEL>/<run_id>/.
 
-    result = train_model(ws, "seq500_hourly", Selection(max_samples=5_000), epochs=10, seed=0, device="auto")
+    result = train_model(ws, MODELS["seq500_hourly"], Selection(max_samples=5_000), epochs=10, seed=0, device="auto")
     result.run.path, result.metrics["test"]["accuracy"]
 
-`train_model` takes its data only from the validation gate (expectations.gate.validate_model, which cuts the
-splits with [training] split_shares): a selection that fails validation raises ValidationFailed before anything
-is trained. `fit_dataset` is everything after the gate,
-for a dataset and splits in hand.
+`train_model` builds the selection's data once (barstore.windows.selection.selected_data: the dataset and its
+splits, cut with [training] split_shares, from one warehouse snapshot), has the validation gate check it
+(expectations.gate.validate_model), and fits on it only if it passes: a selection that fails validation raises
+ValidationFailed before anything is trained. `fit_dataset` is everything after the gate, for a dataset and
+splits in hand.
 
 What a run records, so it can be reproduced and audited: the feature names in window order, the window length
 and horizon, the input normalization and label scale (fit on the training split only), a fingerprint of the
@@ -19,13 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from barstore.errors import BarstoreError
+from barstore.specs import ModelSpec
+from barstore.specs import model as model_spec
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +36,6 @@ if TYPE_CHECKING:
 
     from barstore.checkpoints import RunInfo, TrainedModel
     from barstore.home import Workspace
-    from barstore.specs import ModelSpec
     from barstore.splits import Splits
     from barstore.windows.dataset import WindowDataset
     from barstore.windows.selection import Selection
@@ -54,7 +56,7 @@ class RunResult:
 
 def train_model(
     ws: Workspace,
-    model: str,
+    model: ModelSpec | str,
     selection: Selection,
     epochs: int | None = None,
     seed: int = 0,
@@ -65,32 +67,32 @@ def train_model(
     settings=None,
     network_sizes: dict | None = None,
 ) -> RunResult:
-    """Validate the selection's windows of `model` (`settings`: the gate's ValidationSettings, None for the
-    project's), and train on them only if they pass. `network_sizes`: as `fit_dataset`'s (quick runs)."""
-    from barstore.specs import model as model_spec
-    from expectations.gate import validate_model
+    """Build the selection's windows of `model` (a ModelSpec, or its name) once, validate them (`settings`: the
+    gate's ValidationSettings, None for the project's), and train on them only if they pass. `network_sizes`: as
+    `fit_dataset`'s (quick runs)."""
+    from barstore.windows.selection import selected_data
+    from expectations.gate import ValidationSettings, validate_model
 
     from .config import load_config
 
-    spec = model_spec(model)
+    spec = model if isinstance(model, ModelSpec) else model_spec(model)
     config = load_config(ws)
     resolve_device(device)  # a bad --device fails before the data loads
-    report, dataset, splits = validate_model(
-        ws, model, selection, store=store, con=con, settings=settings, shares=config.split_shares
-    )
+    settings = settings or ValidationSettings.for_model(ws, spec)  # and a bad [validation] setting
+    with selected_data(ws, spec, selection, store=store, con=con, shares=config.split_shares) as data:
+        report = validate_model(ws, spec, data, settings)
     report.raise_if_failed()
-    selection = replace(selection, snapshot=report.snapshot)  # recorded: `--snapshot N` reads this data again
     return fit_dataset(
         ws,
         spec,
-        dataset,
-        splits,
+        data.dataset,
+        data.splits,
         epochs,
         seed,
         device,
         report_path=str(report.docs_path),
         console=console,
-        selection=selection,
+        selection=data.selection,  # with the snapshot read: `--snapshot N` reads this data again
         config=config,
         network_sizes=network_sizes,
     )

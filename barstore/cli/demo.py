@@ -153,12 +153,12 @@ def _stage_train(run: DemoRun) -> str:
     store = open_store(run.ws)
     selection = Selection(max_samples=run.max_samples)
     done = []
-    for name in MODELS:
+    for name, spec in MODELS.items():
         run.console.rule(f"{name}: validate, then train ({run.epochs} epoch(s), at most {run.max_samples:,} samples)")
         try:
             result = train_model(
                 run.ws,
-                name,
+                spec,
                 selection,
                 epochs=run.epochs,
                 seed=0,

@@ -62,7 +62,9 @@ def predict(
         import json
 
         from inference.ensemble import EnsembleSettings
-        from inference.predict import ServingSettings, ensemble_for, models_in_use, open_predictor, parse_run_refs
+        from inference.predict import ensemble_for, models_in_use, open_predictor
+        from inference.runs import parse_run_refs
+        from inference.serving_settings import ServingSettings
 
         ws = _workspace(home)
         pinned = parse_run_refs(run)
@@ -108,8 +110,10 @@ def serve(
 
         import uvicorn
 
-        from inference.predict import ServingSettings, open_predictor, parse_run_refs
+        from inference.predict import open_predictor
+        from inference.runs import parse_run_refs
         from inference.serve import create_app
+        from inference.serving_settings import ServingSettings
 
         from ..times import parse_duration
 

@@ -49,9 +49,9 @@ def train(
 
         from ..specs import model as model_spec
 
-        model_spec(model)  # an unknown name fails before any data loads
+        spec = model_spec(model)  # an unknown name fails before any data loads
         sel = selection(symbols, since, until, stride, max_samples, snapshot)
-        train_model(_workspace(home), model, sel, epochs=epochs, seed=seed, device=device.value)
+        train_model(_workspace(home), spec, sel, epochs=epochs, seed=seed, device=device.value)
 
     _run(body)
 

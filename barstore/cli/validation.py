@@ -35,14 +35,16 @@ def register(app: typer.Typer) -> None:
         def body():
             from rich.console import Console
 
-            from expectations.gate import validate_model
+            from expectations.gate import ValidationSettings, validate_model
 
-            report, _, _ = validate_model(
-                _workspace(home),
-                model,
-                selection(symbols, since, until, stride, max_samples, snapshot),
-                recheck_bars=recheck_bars,
-            )
+            from ..specs import model as model_spec
+            from ..windows.selection import selected_data
+
+            spec = model_spec(model)  # an unknown name fails before any data loads
+            ws = _workspace(home)
+            settings = ValidationSettings.for_model(ws, spec)  # and a bad [validation] setting
+            with selected_data(ws, spec, selection(symbols, since, until, stride, max_samples, snapshot)) as data:
+                report = validate_model(ws, spec, data, settings, recheck_bars=recheck_bars)
             console = Console()
             console.print(report.table())
             console.print(report.counts_line(), highlight=False)

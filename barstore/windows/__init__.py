@@ -5,7 +5,9 @@
   step, with each view's matched event time;
 - `index.window_ends`: which rows end a usable window, and why the others were dropped;
 - `labels.forward_returns`: the label of each step, from later bars only;
-- `build.window_dataset`: all of it as a torch Dataset (`WindowDataset`).
+- `build.window_dataset`: all of it as a torch Dataset (`WindowDataset`), for a ModelSpec;
+- `selection`: the samples a command selects (`Selection`, `select_dataset`), and `selected_data`, a selection's
+  dataset and walk-forward splits read from one warehouse snapshot: built once, validated, then trained on.
 
 Nothing here imports torch or Feast at import time; `window_dataset` does when called.
 """

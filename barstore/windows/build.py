@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 
 from barstore.feature_store import open_store
 from barstore.home import resolve_home
-from barstore.specs import model as model_spec
 from barstore.warehouse import connect, query_arrow
 
 from .index import AlignedMatrix, evenly_spaced, window_ends
@@ -20,11 +19,13 @@ from .retrieval import aligned_matrix
 from .spine import step_spine
 
 if TYPE_CHECKING:
+    from barstore.specs import ModelSpec
+
     from .dataset import WindowDataset
 
 
 def window_dataset(
-    model: str,
+    spec: ModelSpec,
     home: str | None = None,
     symbols: list[str] | None = None,
     start: datetime | None = None,
@@ -34,7 +35,7 @@ def window_dataset(
     con=None,
     max_samples: int | None = None,
 ) -> WindowDataset:
-    """(window, label) samples of `model` whose decision times lie in [start, end], every `stride` steps.
+    """(window, label) samples of `spec`'s model whose decision times lie in [start, end], every `stride` steps.
 
     Windows may reach back before `start` (their history is real data); labels come from bars after the
     decision time and never enter a window. With `max_samples`, that many windows are chosen evenly in time from
@@ -42,7 +43,6 @@ def window_dataset(
     out missing, e.g. in an indicator's warm-up, is dropped and replaced by the next choice)."""
     from .dataset import WindowDataset  # torch loads here, not when barstore.windows is imported
 
-    spec = model_spec(model)
     ws = resolve_home(home)
     con = con or connect(ws.warehouse, read_only=True)  # training only reads
     store = store or open_store(ws)
