@@ -353,11 +353,12 @@ def test_settings_from_the_project_file(tmp_path):
     toml.write_text("[validation]\nmin_samples = 10\nexamples = 2\n")
     assert ValidationSettings.for_model(ws, MODELS["seq300_minute"]) == ValidationSettings(10, (0.2, 0.8), 2)
     for bad, message in [
-        ("min_sample = 10", "unknown key.s. min_sample"),
-        ("min_samples = {seq500_hour = 5}", "unknown model.s. seq500_hour"),
-        ("positive_share = [0.8, 0.2]", "0 <= low < high <= 1"),
-        ("positive_share = 0.5", "two numbers"),
-        ("min_samples = 1.5", "must be integers"),
+        ("min_sample = 10", r"\[validation\]: unknown key 'min_sample'"),
+        ("min_samples = {seq500_hour = 5}", r"\[validation\] min_samples: unknown model 'seq500_hour'"),
+        ("positive_share = [0.8, 0.2]", r"positive_share: expected two increasing numbers in \[0, 1\]"),
+        ("positive_share = 0.5", "positive_share: expected two increasing numbers"),
+        ("min_samples = 1.5", "min_samples: expected an integer >= 1, got 1.5"),
+        ("min_samples = {seq500_hourly = 0}", "min_samples seq500_hourly: expected an integer >= 1, got 0"),
     ]:
         toml.write_text(f"[validation]\n{bad}\n")
         with pytest.raises(BarstoreError, match=message):
