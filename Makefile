@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-scale clean system-deps
+.PHONY: install demo test lint bench bench-scale reports clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,15 @@ bench: $(STAMP)
 # The users' scale end to end (not in CI: ~25 minutes on 2 cores); see BENCHMARKS.md.
 bench-scale: $(STAMP)
 	$(VENV)/bin/python benchmarks/scale_end_to_end.py --symbols 118 300 --sp500
+
+# The committed reports on real data (not in CI: about 2 hours on 2 cores, one after another):
+#   make reports DATA=/path/to/the/vendor/files
+reports: $(STAMP)
+	@test -n "$(DATA)" || { echo "usage: make reports DATA=DIR (the folder holding the vendor files)"; exit 2; }
+	bash reports/train_real_data.sh $(DATA) .barstore-real
+	$(VENV)/bin/python reports/training_table.py .barstore-real > reports/training_results.md
+	bash reports/backtest_bitfinex.sh $(DATA) .barstore-bitfinex
+	bash reports/longterm_by_year.sh $(DATA) .barstore-longterm
 
 clean:
 	rm -rf .barstore $(VENV)

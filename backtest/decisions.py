@@ -14,7 +14,7 @@ point-in-time retrieval -> `window_ends` without labels), so they are the tensor
 get, and a decision never depends on whether its label exists yet (the last days of the data get decisions too;
 `window_dataset` would drop them for want of a label). A model with no window at t (too little history, a gap,
 a missing value) or no checkpoint for the fold (the gate refused its data) has a missing prediction (NaN), on
-which every strategy that reads it says MISSING (`strategy_actions`).
+which every strategy that reads it says MISSING (backtest.strategies).
 
 The REDUCE rule's recent level (`hourly_recent`) is the mean of the previous `recent_window` decisions' hourly
 predictions inside the fold (inference.ensemble.recent_hourly_level): unknown for a fold's first hours, where the
@@ -36,15 +36,9 @@ from inference.ensemble import (
     MINUTE_MODELS,
     RECENT_COLUMN,
     TREND_MODEL,
-    EnsembleSettings,
-    Mode,
-    TrendFilter,
-    decide_many,
     recent_hourly_level,
     return_column,
 )
-
-from .positions import MISSING
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,41 +51,6 @@ if TYPE_CHECKING:
 
 GRID_MODEL = "seq500_hourly"  # its spine is the decision grid; its feature service holds the grid's prices
 PRICE_COLUMN = "features_1h__close"
-
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    label: str
-    mode: Mode | None = None  # None: not an ensemble
-    trend_filter: TrendFilter = TrendFilter.NONE
-
-    @property
-    def requires(self) -> tuple[str, ...]:
-        """The models without whose windows the strategy is not available on an instrument."""
-        if self.mode is None:
-            return ()
-        models = MINUTE_MODELS + ((HOURLY_MODEL,) if self.mode is Mode.FOUR_MODEL else ())
-        return models + ((TREND_MODEL,) if self.trend_filter is not TrendFilter.NONE else ())
-
-
-def _ensembles() -> list[Strategy]:
-    out = []
-    for mode, word in ((Mode.THREE_MODEL, "3-model"), (Mode.FOUR_MODEL, "4-model")):
-        out.append(Strategy(mode.value, word, mode))
-        for trend, how in ((TrendFilter.EMBEDDING_SUM, "embedding sum"), (TrendFilter.DIRECTION_PROB, "P(up)")):
-            out.append(Strategy(f"{mode.value}_{trend.value}", f"{word} + trend filter ({how})", mode, trend))
-    return out
-
-
-BASELINE, BUY_AND_HOLD, FLAT = "logistic_baseline", "buy_and_hold", "flat"
-BASELINE_P_UP = f"{BASELINE}__p_up"  # the prediction frame's column of the baseline's P(up)
-STRATEGIES: tuple[Strategy, ...] = (
-    *_ensembles(),
-    Strategy(BASELINE, "logistic regression (baseline)"),
-    Strategy(BUY_AND_HOLD, "buy and hold"),
-    Strategy(FLAT, "flat"),
-)
 
 
 # --- the grid -------------------------------------------------------------------------------------------------
@@ -263,43 +222,6 @@ def prediction_columns(grid: Grid, predictions: dict[str, StepPredictions], rece
     frame["longterm_embedding_sum"] = [np.nan if e is None else float(np.sum(e)) for e in frame[EMBEDDING_COLUMN]]
     frame[RECENT_COLUMN] = recent_hourly_level(frame, recent_window).to_numpy() if n else []
     return frame
-
-
-def _absent_inputs(frame: pd.DataFrame, decided: pd.DataFrame, strategy: Strategy) -> pd.Series:
-    """Per row, the strategy's models without a prediction or score there, comma-separated ("" when none)."""
-    parts = [
-        np.where(frame[return_column(m)].isna().to_numpy(), m, "")
-        for m in (*MINUTE_MODELS, *((HOURLY_MODEL,) if strategy.mode is Mode.FOUR_MODEL else ()))
-    ]
-    if strategy.trend_filter is not TrendFilter.NONE:
-        parts.append(np.where(decided["trend_score"].isna().to_numpy(), TREND_MODEL, ""))
-    joined = [", ".join(name for name in names if name) for names in zip(*parts, strict=True)]
-    return pd.Series(joined, index=frame.index, dtype=object)
-
-
-def strategy_actions(frame: pd.DataFrame, strategy: Strategy, settings: EnsembleSettings) -> pd.DataFrame:
-    """action and reason of an ensemble strategy, or of buy-and-hold / flat, on each row of `frame`.
-
-    An ensemble without one of its models' predictions (or, filtered, its trend score) at a row says MISSING
-    (backtest.positions: it opens nothing), never a trade that skipped the missing part.
-
-    Buy-and-hold says STRONG_BUY at every decision (size 1 throughout, whatever the WAIT rule; re-stating a held
-    size trades nothing), flat says WAIT. The baseline's actions come from backtest.baseline."""
-    from dataclasses import replace
-
-    if strategy.mode is not None:
-        chosen = replace(settings, mode=strategy.mode, trend_filter=strategy.trend_filter)
-        decided = decide_many(frame, chosen)[["action", "reason", "trend_score"]]
-        absent = _absent_inputs(frame, decided, strategy)
-        blind = absent.str.len() > 0
-        decided.loc[blind, "action"] = MISSING
-        decided.loc[blind, "reason"] = "no decision: no prediction of " + absent[blind]
-        return decided[["action", "reason"]]
-    if strategy.name == BUY_AND_HOLD:
-        return pd.DataFrame({"action": "strong_buy", "reason": "buy and hold"}, index=frame.index)
-    if strategy.name == FLAT:
-        return pd.DataFrame({"action": "wait", "reason": "flat"}, index=frame.index)
-    raise ValueError(f"strategy {strategy.name} has no rule here")
 
 
 def forward_at(con, spec: ModelSpec, frame: pd.DataFrame, time_column: str = "time") -> tuple[np.ndarray, pd.Series]:

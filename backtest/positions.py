@@ -51,7 +51,7 @@ DEFAULT_SIZES = {
 }  # fmt: skip
 WAIT, REDUCE = "wait", "reduce"
 ACTIONS = (*DEFAULT_SIZES, WAIT, REDUCE)  # = inference.ensemble.Action's values (a test keeps them equal)
-MISSING = "missing"  # the backtest's own: no decision could be made (backtest.decisions.strategy_actions)
+MISSING = "missing"  # the backtest's own: no decision could be made (backtest.strategies)
 HOLD_RULES = ("keep", "flat")  # what WAIT and MISSING do to the position held
 SECTION = "backtest"
 FUTURES_RULES = {

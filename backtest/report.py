@@ -1,38 +1,17 @@
-"""The backtest's numbers and their report: decisions -> positions -> metrics and intervals -> results.json,
-report.md, equity curves.
-
-Everything here reads the decision frame, so a saved decisions.parquet gives the same numbers again:
-- per strategy, the instruments it is available on (every model it rests on predicted there at least once);
-  positions and costs by backtest.positions.simulate on those instruments, metrics by backtest.metrics per
-  instrument (annualized by the instrument's calendar) and pooled (`summarize`: capital split equally over the
-  instruments; annualized by the union of their decision times, on a 7-day week when one of them trades 24/7);
-- paired stationary-bootstrap intervals (backtest.bootstrap) on the pooled per-period returns of the
-  instruments both strategies share: 4-model minus 3-model (average profit per period, Sharpe, max drawdown),
-  and each trend filter's effect (filtered minus unfiltered, per mode and score). Per period, not per trade:
-  two strategies' trades are not the same trades, so only their periods pair;
-- the plan's figures beside the measured ones, each with the interval that says whether the data can tell.
-The markdown is rendered from the results dict alone, so the report and results.json never disagree.
-"""
+"""report.md of a walk-forward backtest, rendered from results.json's content (backtest.outputs writes both):
+the strategies' metrics, the plan's figures beside the measured ones with the readings their intervals allow,
+the paired differences, the models' accuracy on the test folds, the folds and their training data, the settings
+and what the sample sizes can show."""
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from dataclasses import asdict
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from .decisions import BASELINE, BASELINE_P_UP, STRATEGIES
-from .positions import MISSING
-
-if TYPE_CHECKING:
-    from .folds import Fold
-    from .positions import PositionRules, Simulation
-    from .run import BacktestSettings
+from .markdown import table as _table
+from .markdown import when as _when
+from .strategies import BY_NAME, LONGTERM_ACCURACY, STRATEGIES
 
 POOLED = "all"
 METRIC_COLUMNS = {  # metric -> column header, in table order
@@ -44,11 +23,6 @@ METRIC_COLUMNS = {  # metric -> column header, in table order
     "max_drawdown_pct": "max drawdown",
     "exposure": "exposure",
     "profit_factor": "profit factor",
-}
-PLAN = {  # the original plan's figures (README, "Claims the backtest tests")
-    "three_model": {"avg_trade_pct": (1.75, 2.00), "win_rate": (0.65, 0.70)},
-    "four_model": {"avg_trade_pct": (2.00, 2.50), "win_rate": (0.68, 0.73)},
-    "longterm_accuracy": 0.55,
 }
 Z95 = 1.959963984540054
 
@@ -70,219 +44,6 @@ def format_metric(name: str, value) -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return f"{value:.2f}"
-
-
-# --- numbers --------------------------------------------------------------------------------------------------
-
-
-def availability(predictions: pd.DataFrame, folds: list[dict]) -> dict[str, dict[str, str | None]]:
-    """strategy -> symbol -> None when available there, else why not."""
-    trained = {m["model"]: [] for record in folds for m in record["models"]}
-    for record in folds:
-        for m in record["models"]:
-            if m["run"]:
-                trained[m["model"]].append(record["fold"])
-    out = {}
-    for strategy in STRATEGIES:
-        out[strategy.name] = {}
-        for symbol, rows in predictions.groupby("symbol", sort=True):
-            reasons = []
-            for model in strategy.requires:
-                if rows[f"{model}__p_up"].notna().any():
-                    continue
-                why = "no window at any decision time" if trained.get(model) else "not trained in any fold"
-                reasons.append(f"{model}: {why}")
-            if strategy.name == BASELINE and not rows[BASELINE_P_UP].notna().any():
-                reasons.append("baseline: no prediction (not fit in any fold, or features missing)")
-            out[strategy.name][str(symbol)] = "; ".join(reasons) or None
-    return out
-
-
-def pooled_calendar(calendars: list[str]) -> str:
-    return "crypto_24x7" if "crypto_24x7" in calendars else (calendars[0] if calendars else "crypto_24x7")
-
-
-def evaluate(
-    decisions: pd.DataFrame,
-    rules: PositionRules,
-    calendars: dict[str, str],
-    available: dict,
-    seed: int = 0,
-    reps: int = 2000,
-) -> tuple[dict, dict[str, Simulation]]:
-    """({"strategies": per strategy, "intervals": per comparison}, each strategy's simulation for the curves)."""
-    from .metrics import periods_per_year, strategy_metrics, summarize
-    from .positions import simulate
-
-    strategies, simulations = {}, {}
-    for strategy in STRATEGIES:
-        ok = [s for s, why in available[strategy.name].items() if why is None]
-        mine = decisions[(decisions["strategy"] == strategy.name) & decisions["symbol"].isin(ok)]
-        entry = {
-            "label": strategy.label,
-            "requires": list(strategy.requires),
-            "instruments": {},
-            "not_available": {s: why for s, why in available[strategy.name].items() if why},
-            "pooled": None,
-            # decisions it could not make (a model's prediction or score missing there): it opened nothing
-            "missing_steps": int((mine["action"] == MISSING).sum()),
-            "steps": len(mine),
-        }
-        if len(mine):
-            sim = simulate(mine, rules)
-            simulations[strategy.name] = sim
-            for symbol in ok:
-                periods = sim.periods[sim.periods["symbol"] == symbol]
-                trades = sim.trades[sim.trades["symbol"] == symbol]
-                ppy = periods_per_year(periods["time"], calendars[symbol])
-                entry["instruments"][symbol] = strategy_metrics(
-                    periods["net"], periods["position"], trades["net"], ppy
-                ).to_dict()
-            entry["pooled"] = summarize(sim, pooled_ppy(sim.periods["time"], ok, calendars)).to_dict()
-            entry["trades"] = trade_intervals(sim.trades)
-        strategies[strategy.name] = entry
-    intervals = _intervals(decisions, rules, calendars, available, seed, reps)
-    return {"strategies": strategies, "intervals": intervals}, simulations
-
-
-def pooled_ppy(times, symbols, calendars: dict[str, str]) -> float:
-    """Periods per year of the pooled returns: their distinct times on the instruments' pooled calendar."""
-    from .metrics import periods_per_year
-
-    return periods_per_year(np.unique(times), pooled_calendar([calendars[s] for s in sorted(set(symbols))]))
-
-
-def trade_intervals(trades: pd.DataFrame) -> dict | None:
-    """Mean net profit per trade (%) and win rate, each with a 95% interval from a block bootstrap over clusters
-    of trades held at the same time (trades on co-moving instruments that overlap are one bet:
-    training.dependence.overlap_clusters); no interval ("too_few") below MIN_PERIODS clusters."""
-    from training.dependence import interval, overlap_clusters
-
-    if trades.empty:
-        return None
-    net = trades["net"].to_numpy(dtype=float) * 100
-    entry = pd.to_datetime(trades["entry_time"], utc=True)
-    exit_ = pd.to_datetime(trades["exit_time"], utc=True).fillna(entry)  # open at the end: its entry is its span
-    clusters = overlap_clusters(entry.dt.tz_convert(None).to_numpy(), exit_.dt.tz_convert(None).to_numpy())
-
-    def win_rate(x):
-        return float((x > 0).mean())
-
-    return {
-        "mean_pct": {"value": float(net.mean()), "n": len(net)} | interval(np.mean, (net,), clusters),
-        "win_rate": {"value": win_rate(net), "n": len(net)} | interval(win_rate, (net,), clusters),
-    }
-
-
-COMPARISONS = [("four_model", "three_model")] + [
-    (f"{mode}_{score}", mode) for mode in ("three_model", "four_model") for score in ("embedding_sum", "direction_prob")
-]
-
-
-def _intervals(decisions, rules, calendars, available, seed: int, reps: int) -> dict:
-    """Paired intervals (module docstring) on the instruments both strategies of a pair are available on."""
-    from .bootstrap import mean_difference, paired_difference, sharpe_difference
-    from .metrics import max_drawdown
-    from .positions import simulate
-
-    out = {}
-    for a, b in COMPARISONS:
-        shared = sorted(s for s in available[a] if available[a][s] is None and available[b].get(s) is None)
-        key = f"{a}_minus_{b}"
-        if not shared:
-            out[key] = {"reason": f"no instrument where both {a} and {b} are available"}
-            continue
-        series = {}
-        for name in (a, b):
-            mine = decisions[(decisions["strategy"] == name) & decisions["symbol"].isin(shared)]
-            series[name] = simulate(mine, rules).portfolio_returns()
-        times = series[a].index.union(series[b].index)
-        ra, rb = (series[n].reindex(times, fill_value=0.0).to_numpy() for n in (a, b))
-        if len(times) < 3:
-            out[key] = {"reason": f"{len(times)} periods: too few for a bootstrap"}
-            continue
-        ppy = pooled_ppy(times, shared, calendars)
-        options = {"seed": seed, "reps": reps}
-        out[key] = {
-            "instruments": shared,
-            "periods": len(times),
-            "mean_per_period": asdict(mean_difference(ra, rb, **options)),
-            "sharpe": asdict(sharpe_difference(ra, rb, ppy, **options)),
-            "max_drawdown": asdict(paired_difference(ra, rb, max_drawdown, **options)),
-        }
-    return out
-
-
-# --- writing --------------------------------------------------------------------------------------------------
-
-
-def write_outputs(
-    out: Path,
-    results: dict,
-    decisions: pd.DataFrame,
-    predictions: pd.DataFrame,
-    rules: PositionRules,
-    calendars: dict[str, str],
-    folds: list[Fold],
-    settings: BacktestSettings,
-) -> dict:
-    """decisions.parquet, predictions.parquet, results.json, report.md and the equity PNGs; the final results."""
-    from .plots import equity_curves
-
-    decisions.to_parquet(out / "decisions.parquet", index=False)
-    predictions.to_parquet(out / "predictions.parquet", index=False)
-    available = availability(predictions, results["folds"])
-    numbers, simulations = evaluate(decisions, rules, calendars, available, settings.seed, settings.bootstrap_reps)
-    results = results | numbers
-    results["calendars"] = {s: calendars[s] for s in sorted(predictions["symbol"].unique())}
-    starts = [f.start for f in folds]
-    plots = {}
-    for symbol in sorted(predictions["symbol"].unique()):
-        curves = {
-            STRATEGY_LABELS[name]: _curve(sim, symbol)
-            for name, sim in simulations.items()
-            if available[name].get(symbol) is None
-        }
-        path = out / f"equity_{_safe(symbol)}.png"
-        equity_curves(curves, starts, f"{symbol}: equity by strategy (after costs)", path)
-        plots[symbol] = path.name
-    results["plots"] = plots
-    results["files"] = {"decisions": "decisions.parquet", "predictions": "predictions.parquet", "report": "report.md"}
-    results = jsonable(results)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(render(results), encoding="utf-8")
-    return results
-
-
-STRATEGY_LABELS = {s.name: s.label for s in STRATEGIES}
-
-
-def _curve(sim: Simulation, symbol: str) -> pd.Series:
-    periods = sim.periods[sim.periods["symbol"] == symbol]
-    return pd.Series(np.cumprod(1 + periods["net"].to_numpy()), index=pd.DatetimeIndex(periods["time"]))
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-
-
-def jsonable(value):
-    """Plain JSON types: numpy scalars as Python numbers, NaN as None, times as ISO strings (inf kept)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp | np.datetime64):
-        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 # --- the markdown ---------------------------------------------------------------------------------------------
@@ -316,23 +77,6 @@ def _summary(results: dict) -> str:
         f"{s['epochs']} epoch(s), seed {s['seed']}; decisions at every complete hourly close, from the fold's "
         f"checkpoints on the offline windows. Costs and position rules below; run time {results['seconds']} s.\n"
     )
-
-
-def _when(iso: str | None) -> str:
-    """An ISO time as 'YYYY-MM-DD HH:MM[:SS]' UTC."""
-    if not iso:
-        return "n/a"
-    stamp = pd.Timestamp(iso).tz_convert("UTC") if pd.Timestamp(iso).tzinfo else pd.Timestamp(iso)
-    return stamp.strftime("%Y-%m-%d %H:%M:%S" if stamp.second or stamp.microsecond else "%Y-%m-%d %H:%M")
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    rule = align or "|" + "|".join("---" for _ in header) + "|"
-    return "\n".join([_row(header), rule, *(_row(r) for r in rows)]) + "\n"
 
 
 def strategy_rows(results: dict) -> list[list[str]]:
@@ -412,70 +156,47 @@ def _sign_verdict(interval: dict | None, better: str, worse: str) -> str:
 
 
 def _plan_table(results: dict) -> str:
-
     rows = []
-    for name, word in (("three_model", "3-model"), ("four_model", "4-model")):
-        entry = results["strategies"][name]
-        pooled, plan = entry["pooled"], PLAN[name]
+    for strategy in (s for s in STRATEGIES if s.plan):
+        entry = results["strategies"][strategy.name]
+        pooled, plan = entry["pooled"], strategy.plan
         if pooled is None:
-            rows.append([f"{word} ensemble", "see plan", "not available on any instrument", "", ""])
+            rows.append([f"{strategy.label} ensemble", "see plan", "not available on any instrument", "", ""])
             continue
         trades = entry.get("trades") or {}
         mean, win = trades.get("mean_pct"), trades.get("win_rate")
-        lo, hi = plan["avg_trade_pct"]
+        lo, hi = plan.avg_trade_pct
         rows.append(
             [
-                f"{word}: average profit per trade",
+                f"{strategy.label}: average profit per trade",
                 f"+{lo:.2f}% to +{hi:.2f}%",
                 format_metric("avg_trade_pct", pooled["avg_trade_pct"]),
                 _figure_range(mean, lambda x: f"{x:+.3f}%"),
                 _range_verdict(mean, lo, hi),
             ]
         )
-        lo, hi = plan["win_rate"]
+        lo, hi = plan.win_rate
         rows.append(
             [
-                f"{word}: win rate",
+                f"{strategy.label}: win rate",
                 f"{100 * lo:.0f}% to {100 * hi:.0f}%",
                 format_metric("win_rate", pooled["win_rate"]),
                 _figure_range(win, lambda x: f"{100 * x:.1f}%"),
                 _range_verdict(win, lo, hi),
             ]
         )
-    diff = results["intervals"].get("four_model_minus_three_model", {})
-    if "sharpe" in diff:
-        sharpe, dd = diff["sharpe"], diff["max_drawdown"]
-        rows.append(
-            [
-                "4-model Sharpe minus 3-model",
-                "higher",
-                f"{sharpe['estimate']:+.2f}",
-                f"[{sharpe['low']:+.2f}, {sharpe['high']:+.2f}]",
-                _sign_verdict(sharpe, "higher (interval excludes 0)", "lower (interval excludes 0)"),
-            ]
-        )
-        rows.append(
-            [
-                "4-model max drawdown minus 3-model",
-                "lower",
-                f"{100 * dd['estimate']:+.2f} pp",
-                f"[{100 * dd['low']:+.2f}, {100 * dd['high']:+.2f}] pp",
-                _sign_verdict(dd, "higher (interval excludes 0)", "lower (interval excludes 0)"),
-            ]
-        )
-    else:
-        rows.append(["4-model vs 3-model Sharpe and drawdown", "higher / lower", diff.get("reason", "n/a"), "", ""])
+        if strategy.versus:
+            rows += _versus_rows(results, strategy)
     trend = results["models"].get("longterm_multitf", {}).get("pooled")
     if trend and trend["value"] is not None:
-        claim = PLAN["longterm_accuracy"]
         if trend.get("low") is None:
             verdict = f"cannot tell: too few independent periods ({trend.get('periods', 0)})"
         else:
             verdict = (
                 "supported (the interval lies above 55%)"
-                if trend["low"] > claim
+                if trend["low"] > LONGTERM_ACCURACY
                 else "ruled out (the interval lies at or below 55%)"
-                if trend["high"] <= claim
+                if trend["high"] <= LONGTERM_ACCURACY
                 else "not ruled out (the interval includes 55%)"
             )
         rows.append(
@@ -491,10 +212,39 @@ def _plan_table(results: dict) -> str:
         rows.append(["long-term model: 5-day direction accuracy", "> 55%", "no prediction in the test folds", "", ""])
     return (
         "## The plan's figures beside the measured ones\n\nPooled over the instruments each strategy is available "
-        "on. Intervals: average profit per trade, normal approximation over trades (indicative: trades overlap in "
-        "time); win rate and accuracy, Wilson; Sharpe and drawdown differences, paired stationary bootstrap of the "
-        "per-period returns.\n\n" + _table(["claim", "plan", "measured", "95% interval", "reading"], rows)
+        "on. Intervals: average profit per trade and win rate, block bootstrap over clusters of trades held at the "
+        "same time (the number of clusters is what they rest on; none below 20); accuracy, block bootstrap over "
+        "label periods; Sharpe and drawdown differences, paired stationary bootstrap of the per-period returns. "
+        "Readings: *ruled out* only when the interval lies outside the plan's figure, *supported* only when it lies "
+        "inside.\n\n" + _table(["claim", "plan", "measured", "95% interval", "reading"], rows)
     )
+
+
+def _versus_rows(results: dict, strategy) -> list[list[str]]:
+    """The plan's "higher Sharpe, lower drawdown" of a strategy against the one it extends."""
+    other = BY_NAME[strategy.versus].label
+    diff = results["intervals"].get(f"{strategy.name}_minus_{strategy.versus}", {})
+    if "sharpe" not in diff:
+        return [
+            [f"{strategy.label} vs {other}: Sharpe and drawdown", "higher / lower", diff.get("reason", "n/a"), "", ""]
+        ]
+    sharpe, dd = diff["sharpe"], diff["max_drawdown"]
+    return [
+        [
+            f"{strategy.label} Sharpe minus {other}",
+            "higher",
+            f"{sharpe['estimate']:+.2f}",
+            f"[{sharpe['low']:+.2f}, {sharpe['high']:+.2f}]",
+            _sign_verdict(sharpe, "higher (interval excludes 0)", "lower (interval excludes 0)"),
+        ],
+        [
+            f"{strategy.label} max drawdown minus {other}",
+            "lower",
+            f"{100 * dd['estimate']:+.2f} pp",
+            f"[{100 * dd['low']:+.2f}, {100 * dd['high']:+.2f}] pp",
+            _sign_verdict(dd, "higher (interval excludes 0)", "lower (interval excludes 0)"),
+        ],
+    ]
 
 
 def _figure_range(figure: dict | None, fmt, unit: str = "trade clusters") -> str:
@@ -510,14 +260,16 @@ def _interval_table(results: dict) -> str:
     rows = []
     for key, entry in results["intervals"].items():
         a, _, b = key.partition("_minus_")
-        name = f"{STRATEGY_LABELS[a]} minus {STRATEGY_LABELS[b]}"
+        name = f"{BY_NAME[a].label} minus {BY_NAME[b].label}"
         if "reason" in entry:
-            rows.append([name, "", entry["reason"], "", "", ""])
+            rows.append([name, "", "", "", entry["reason"], "", "", ""])
             continue
         mean, sharpe = entry["mean_per_period"], entry["sharpe"]
+        kept = [f"{entry['periods']:,}", f"{entry.get('excluded_periods', 0):,}"]
         rows.append(
             [
                 name,
+                *kept,
                 "profit per period (bps)",
                 f"{1e4 * mean['estimate']:+.2f}",
                 f"[{1e4 * mean['low']:+.2f}, {1e4 * mean['high']:+.2f}]",
@@ -528,6 +280,7 @@ def _interval_table(results: dict) -> str:
         rows.append(
             [
                 name,
+                *kept,
                 "Sharpe",
                 f"{sharpe['estimate']:+.2f}",
                 f"[{sharpe['low']:+.2f}, {sharpe['high']:+.2f}]",
@@ -537,9 +290,14 @@ def _interval_table(results: dict) -> str:
         )
     return (
         "## Differences with 95% intervals\n\nPaired stationary bootstrap (backtest/bootstrap.py) of the pooled "
-        "per-period net returns, on the instruments both strategies are available on; a filter's effect is the "
-        "filtered strategy minus the same strategy unfiltered.\n\n"
-        + _table(["comparison", "metric", "estimate", "95% interval", "mean block", "reading"], rows)
+        "per-period net returns, on the instruments both strategies are available on and the decision periods both "
+        "could decide (periods where either lacked a model's prediction are left out: `periods` counts those kept, "
+        "`left out` the others); a filter's effect is the filtered strategy minus the same strategy unfiltered. The "
+        "mean block (in periods) says how far apart two periods must be to count as independent: periods / mean "
+        "block is roughly the number of independent blocks an interval rests on.\n\n"
+        + _table(
+            ["comparison", "periods", "left out", "metric", "estimate", "95% interval", "mean block", "reading"], rows
+        )
     )
 
 
@@ -602,19 +360,19 @@ def _fold_table(results: dict) -> str:
                 sizes.append(
                     [str(record["fold"]), m["model"], _when(m["until"]), "not trained", "", "", "", m["reason"]]
                 )
-        base = record["baseline"]
-        sizes.append(
-            [
-                str(record["fold"]),
-                "logistic baseline",
-                _when(base["until"]),
-                f"{base['samples']:,}" if "samples" in base else "not fit",
-                "",
-                "",
-                "",
-                base.get("reason", ""),
-            ]
-        )
+        for name, base in record["baselines"].items():
+            sizes.append(
+                [
+                    str(record["fold"]),
+                    BY_NAME[name].label,
+                    _when(base["until"]),
+                    f"{base['samples']:,}" if "samples" in base else "not fit",
+                    "",
+                    "",
+                    "",
+                    base.get("reason", base.get("note", "")),
+                ]
+            )
     return (
         "## Folds\n\nUTC times.\n\n"
         + _table(["fold", "first decision", "last decision", "decision times"], rows)
@@ -656,18 +414,18 @@ def _sample_notes(results: dict) -> str:
         f"error of about {math.sqrt(1 / years):.1f} even for a true Sharpe of 0 (Lo 2002: sqrt((1 + SR^2/2) / "
         "years)), so Sharpe differences smaller than that are noise here."
     ]
-    for name in ("three_model", "four_model"):
+    for name in (s.name for s in STRATEGIES if s.plan):
         pooled = results["strategies"][name]["pooled"]
         if pooled is None:
             lines.append(
-                f"- {STRATEGY_LABELS[name]}: not available on any instrument, so none of its claims can be "
+                f"- {BY_NAME[name].label}: not available on any instrument, so none of its claims can be "
                 "tested on this data (its models never had windows: too little history)."
             )
             continue
         n = pooled["trades"]
         half = Z95 * math.sqrt(0.25 / n) * 100 if n else float("nan")
         lines.append(
-            f"- {STRATEGY_LABELS[name]}: {n} trade(s); a win rate's 95% interval is about +/-{half:.1f} points "
+            f"- {BY_NAME[name].label}: {n} trade(s); a win rate's 95% interval is about +/-{half:.1f} points "
             f"wide at this count, against the plan's 5-point band; telling 67.5% from 50% needs ~{_needed(0.175)}"
             " independent trades, placing it inside the band (+/-2.5 points) ~"
             f"{_needed(0.025)}."

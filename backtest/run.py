@@ -10,8 +10,9 @@ Per fold (backtest.folds for the fold dates and cutoffs, backtest.decisions for 
    inside it; a refused selection leaves the model out of the fold, with the gate's reason in the report), the
    run saved under `<out>/folds/<k>/models/` and reloaded from its checkpoint (barstore.checkpoints.load_model)
    to predict the fold's decision windows;
-2. the logistic baseline fit on the hourly steps before its own cutoff (backtest.baseline);
-3. every strategy's action at every decision time (inference.ensemble.decide_many; buy-and-hold; flat).
+2. the baselines fit on the hourly steps before their own cutoff (backtest.baseline: logistic, LightGBM with and
+   without the fold's long-term embedding, momentum);
+3. every strategy's action at every decision time (backtest.strategies).
 Then, over all folds (backtest.report): positions and costs (backtest.positions), metrics (backtest.metrics),
 paired stationary-bootstrap intervals (backtest.bootstrap), report.md, results.json and the equity curves.
 
@@ -26,7 +27,7 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +39,8 @@ from barstore.errors import BarstoreError
 from barstore.home import Workspace
 from barstore.specs import MODELS, Horizon, ModelSpec
 
-from .decisions import BASELINE, BASELINE_P_UP, STRATEGIES, Grid, StepPredictions
+from .decisions import Grid, StepPredictions
+from .strategies import STRATEGIES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,6 +65,7 @@ class BacktestSettings:
     models: tuple[str, ...] = tuple(MODELS)  # the models trained (a left-out one is missing everywhere)
     gate: Mapping[str, ValidationSettings] | None = None  # per model; None or absent: the project's [validation]
     bootstrap_reps: int = 2000
+    cost_bps: float | None = None  # per side for instruments without a futures entry; None: [backtest] cost_bps
     # hidden_size / num_layers of the sequence models (never the long-term one, whose architecture is fixed), for
     # quick runs and tests; None: the models' own sizes (barstore.networks)
     network_sizes: Mapping[str, int] | None = None
@@ -170,8 +173,8 @@ def run_backtest(
 
     from .decisions import decision_times
     from .folds import plan_folds, training_cutoffs
+    from .outputs import write_outputs
     from .positions import PositionRules
-    from .report import write_outputs
 
     settings = settings or BacktestSettings()
     console = console or Console()
@@ -182,6 +185,8 @@ def run_backtest(
         for name in settings.models
     }
     rules = PositionRules.from_project(ws.project_dir)  # bad settings fail before anything is trained
+    if settings.cost_bps is not None:
+        rules = replace(rules, cost_bps=settings.cost_bps)
     ctx = _Context(
         ws,
         settings,
@@ -250,36 +255,46 @@ def _run_fold(
     n_folds: int,
 ) -> tuple[pd.DataFrame, dict]:
     """The fold's prediction frame (one row per decision) and its record for the report."""
-    from .baseline import fit_baseline, step_features
+    from inference.ensemble import TREND_MODEL
+
+    from .baseline import fold_baselines
     from .decisions import decision_grid, prediction_columns
 
     where = f"fold {fold.number}/{n_folds} ({fold.start:%Y-%m-%d %H:%M} .. {fold.last_decision:%Y-%m-%d %H:%M} UTC)"
     ctx.console.rule(where)
     grid = decision_grid(ctx.store, ctx.con, ctx.symbols, fold)
     fold_ws = FoldWorkspace(ctx.ws.home, str(ctx.ws.project_dir), root=ctx.out / "folds" / str(fold.number))
-    models, predictions = [], {}
+    models, predictions, trained = [], {}, {}
     for name in ctx.settings.models:
         progress.update(task, description=f"{where}: {name}")
         record, model = _train(ctx, fold_ws, name, cutoffs[name])
         models.append(record)
         if model is not None:
+            trained[name] = model
             predictions[name] = _predict(ctx, grid, model, name, fold)
         progress.advance(task)
 
-    progress.update(task, description=f"{where}: baseline")
+    progress.update(task, description=f"{where}: baselines")
     frame = prediction_columns(grid, predictions, ctx.ensemble.recent_window)
-    baseline = fit_baseline(ctx.store, ctx.con, ctx.symbols, baseline_cutoff, hold)
-    if isinstance(baseline, str):
-        frame[BASELINE_P_UP] = np.nan
-        baseline_record = {"until": baseline_cutoff.isoformat(), "reason": baseline}
-    else:
-        frame[BASELINE_P_UP] = (
-            baseline.p_up(step_features(grid.matrix, grid.frame["row"].to_numpy())) if len(frame) else []
-        )
-        baseline_record = baseline.describe()
+    trend = trained.get(TREND_MODEL)
+    columns, baselines = fold_baselines(
+        ctx.store,
+        ctx.con,
+        ctx.symbols,
+        baseline_cutoff,
+        hold,
+        grid,
+        frame,
+        trend,
+        ctx.max_staleness.get(TREND_MODEL),
+        ctx.device,
+        ctx.settings.seed,
+    )
+    for column, values in columns.items():
+        frame[column] = values
     progress.advance(task)
     frame.insert(0, "fold", fold.number)
-    record = fold.describe() | {"models": [m.describe() for m in models], "baseline": baseline_record}
+    record = fold.describe() | {"models": [m.describe() for m in models], "baselines": baselines}
     return frame, record
 
 
@@ -353,8 +368,7 @@ def _predict(ctx: _Context, grid: Grid, model, name: str, fold: Fold) -> StepPre
 
 def _decisions(ctx: _Context, predictions: pd.DataFrame, hold: ModelSpec) -> pd.DataFrame:
     """One row per strategy, symbol and decision time, in that order: what backtest.positions simulates."""
-    from .baseline import baseline_actions
-    from .decisions import BUY_AND_HOLD, FLAT, forward_at, strategy_actions
+    from .decisions import forward_at
 
     base = predictions[["fold", "symbol", "time", "price"]]
     if ctx.settings.hold_days:
@@ -364,24 +378,10 @@ def _decisions(ctx: _Context, predictions: pd.DataFrame, hold: ModelSpec) -> pd.
         horizon_time, horizon_price = pd.NaT, np.nan
     parts = []
     for strategy in STRATEGIES:
-        if strategy.name == BASELINE:
-            acted = pd.DataFrame(
-                {
-                    "action": baseline_actions(
-                        predictions[BASELINE_P_UP].to_numpy(float),
-                        ctx.ensemble.bullish_above,
-                        ctx.ensemble.bearish_below,
-                    ),
-                    "reason": "logistic regression P(up)",
-                },
-                index=predictions.index,
-            )
-        else:
-            acted = strategy_actions(predictions, strategy, ctx.ensemble)
+        acted = strategy.actions(predictions, ctx.ensemble)
         part = base.assign(strategy=strategy.name, action=acted["action"].to_numpy(), reason=acted["reason"].to_numpy())
-        held = strategy.name not in (BUY_AND_HOLD, FLAT)  # these two hold to the end of the test span
-        part["horizon_time"] = horizon_time if held else pd.NaT
-        part["horizon_price"] = horizon_price if held else np.nan
+        part["horizon_time"] = pd.NaT if strategy.holds_to_end else horizon_time
+        part["horizon_price"] = np.nan if strategy.holds_to_end else horizon_price
         parts.append(part)
     columns = ["strategy", "fold", "symbol", "time", "action", "reason", "price", "horizon_time", "horizon_price"]
     out = pd.concat(parts, ignore_index=True)[columns]

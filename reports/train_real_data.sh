@@ -15,14 +15,8 @@ EPOCHS=${EPOCHS:-2}
 mkdir -p "$HOME_DIR/inputs"
 export BARSTORE_HOME=$HOME_DIR
 
-# Lean prices are raw: split-adjust them (price x split_factor, volume / split_factor) before they enter.
-$PY - "$DATA" "$HOME_DIR/inputs" <<'PYEOF'
-import sys, duckdb
-data, out = sys.argv[1], sys.argv[2]
-duckdb.sql(f"""COPY (SELECT symbol, ts_et, open * split_factor AS open, high * split_factor AS high,
-    low * split_factor AS low, close * split_factor AS close, volume / split_factor AS volume
-    FROM '{data}/lean_us_equity_1hour_1998-2021.parquet' ORDER BY symbol, ts_et) TO '{out}/lean_hourly_adjusted.parquet'""")
-PYEOF
+# Lean prices are raw: split-adjust them before they enter.
+$PY reports/lean_hourly_adjusted.py "$DATA" "$HOME_DIR/inputs"
 
 $BARSTORE ingest "$DATA/es_1min_rth_2020-01_2020-04.csv" --symbol ES --timeframe 1m --tz America/New_York \
     --label end --calendar cme_rth

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.decisions import STRATEGIES, decision_grid, decision_times
+from backtest.decisions import decision_grid, decision_times
 from backtest.folds import MICROSECOND, horizon_length, plan_folds, to_datetime, training_cutoffs
 from backtest.metrics import periods_per_year, strategy_metrics, summarize
 from backtest.positions import PositionRules, simulate
 from backtest.report import METRIC_COLUMNS, POOLED, format_metric
 from backtest.run import load_results, run_backtest
+from backtest.strategies import STRATEGIES
 from barstore.specs import MODELS
 
 from .backtest_fixtures import FOLDS, SYMBOL, TEST_SINCE, build_workspace, scrambled_copy, settings
@@ -175,8 +176,10 @@ def test_same_seed_same_decisions_and_numbers(workspace, first, tmp_path):
     for name, model in again.results["models"].items():
         assert model["folds"] == [f for f in first.results["models"][name]["folds"] if f["fold"] == 2], name
     assert again.results["models"]["seq300_minute"]["folds"]  # (seq800's labels reach past the data's end)
-    trading = first.decisions[first.decisions["strategy"].isin(["three_model", "four_model", "logistic_baseline"])]
-    assert (trading["action"] != "wait").sum() > 100  # the ensembles and the baseline do trade
+    trading = first.decisions[
+        first.decisions["strategy"].isin(["three_model", "four_model", "logistic_baseline", "gbm_baseline", "momentum"])
+    ]
+    assert (trading["action"] != "wait").sum() > 100  # the ensembles and the baselines do trade
 
 
 def _table(report: str) -> dict[tuple[str, str], dict[str, str]]:
@@ -213,7 +216,8 @@ def test_report_table_is_the_saved_decisions_recomputed(first):
             saved = entry["instruments"][SYMBOL][metric]
             assert (saved is None and own[metric] is None) or saved == pytest.approx(own[metric], rel=1e-12)
         checked += 1
-    assert checked == 5  # 3-model, 4-model, baseline, buy-and-hold, flat (the filtered ones are not available)
+    # 3-model, 4-model, logistic, LightGBM, momentum, buy-and-hold, flat (those needing the long-term model are not)
+    assert checked == 7
     flat = results["strategies"]["flat"]["instruments"][SYMBOL]
     assert flat["trades"] == 0 and flat["total_return_pct"] == 0 and flat["exposure"] == 0
     hold = results["strategies"]["buy_and_hold"]["instruments"][SYMBOL]

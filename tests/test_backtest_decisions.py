@@ -8,8 +8,9 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from backtest.decisions import STRATEGIES, latest_rows, strategy_actions
+from backtest.decisions import latest_rows
 from backtest.positions import MISSING
+from backtest.strategies import STRATEGIES
 from barstore.windows.index import AlignedMatrix
 from inference.ensemble import EMBEDDING_COLUMN, RECENT_COLUMN, TREND_P_UP_COLUMN, EnsembleSettings, return_column
 
@@ -68,15 +69,15 @@ def test_a_strategy_without_one_of_its_inputs_says_missing():
     settings = EnsembleSettings()
     frame = _frame()
     for name in ("three_model", "four_model", "three_model_embedding_sum", "four_model_direction_prob"):
-        acted = strategy_actions(frame, strategies[name], settings)
+        acted = strategies[name].actions(frame, settings)
         assert acted["action"].iloc[0] not in (MISSING, "wait"), name  # all four agree on up
         assert acted["action"].iloc[1] == MISSING and "seq500_minute" in acted["reason"].iloc[1], name
     # without the long-term prediction, a filtered strategy does not trade unfiltered; an unfiltered one trades
     for name in ("three_model_embedding_sum", "four_model_direction_prob"):
-        acted = strategy_actions(frame, strategies[name], settings)
+        acted = strategies[name].actions(frame, settings)
         assert acted["action"].iloc[2] == MISSING and acted["reason"].iloc[2].endswith("longterm_multitf"), name
-    assert strategy_actions(frame, strategies["three_model"], settings)["action"].iloc[2] not in (MISSING, "wait")
+    assert strategies["three_model"].actions(frame, settings)["action"].iloc[2] not in (MISSING, "wait")
     hourly_gone = frame.assign(**{return_column("seq500_hourly"): np.nan})
-    assert (strategy_actions(hourly_gone, strategies["four_model"], settings)["action"] == MISSING).all()
-    three = strategy_actions(frame, strategies["three_model"], settings)  # reads no hourly prediction
-    pd.testing.assert_frame_equal(strategy_actions(hourly_gone, strategies["three_model"], settings), three)
+    assert (strategies["four_model"].actions(hourly_gone, settings)["action"] == MISSING).all()
+    three = strategies["three_model"].actions(frame, settings)  # reads no hourly prediction
+    pd.testing.assert_frame_equal(strategies["three_model"].actions(hourly_gone, settings), three)

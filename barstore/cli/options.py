@@ -22,6 +22,12 @@ def parse_time(text: str | None, option: str):
     return parse_utc(text, option)
 
 
+def symbol_list(text: str | None) -> tuple[str, ...] | None:
+    """ "A,B, C" -> ("A", "B", "C"); None or blanks -> None."""
+    names = tuple(s.strip() for s in text.split(",") if s.strip()) if text else ()
+    return names or None
+
+
 def selection(
     symbols: str | None,
     since: str | None,
@@ -32,6 +38,5 @@ def selection(
 ):
     from ..windows.selection import Selection
 
-    names = tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else None
     since_t, until_t = parse_time(since, "--since"), parse_time(until, "--until")
-    return Selection(names or None, since_t, until_t, stride, max_samples, snapshot)
+    return Selection(symbol_list(symbols), since_t, until_t, stride, max_samples, snapshot)
