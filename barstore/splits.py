@@ -9,23 +9,24 @@ the data itself rather than assumed (trading-day horizons span weekends and holi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .errors import BarstoreError
+from .project import settings
+from .settings_tables import Numbers, where
 
 DEFAULT_SHARES = (0.70, 0.15, 0.15)  # train, validation, test: of the samples, by time
+SPLIT_SHARES = Numbers(3)  # the rule of `[training] split_shares` (training/config.py reads the key the same way)
 
 
 def project_shares(project_dir) -> tuple[float, float, float]:
     """`[training] split_shares` of the project (the defaults without it): the gate validates the splits that
-    training will use, whether it runs alone (`barstore validate`) or before a training run."""
-    from .project import settings
-
-    value = settings(project_dir, "training").get("split_shares", DEFAULT_SHARES)
-    if not isinstance(value, (list, tuple)) or len(value) != 3:
-        raise BarstoreError(f"[training] split_shares must be three numbers (got {value!r})")
-    return tuple(float(v) for v in value)
+    training will use, whether it runs alone (`barstore validate`) or before a training run. A refusal is
+    TrainingConfig's: "<project>/barstore_project.toml [training] split_shares: expected three numbers, got 'x'"."""
+    value = settings(Path(project_dir), "training").get("split_shares", DEFAULT_SHARES)
+    return SPLIT_SHARES.read(value, f"{where(project_dir, 'training')} split_shares")
 
 
 @dataclass(frozen=True)

@@ -28,16 +28,16 @@ def parse_utc_or_now(value: str | datetime | None, what: str) -> datetime:
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+DURATION = "a duration such as 10m, 2h or 4d"  # what a duration refusal says is expected
 
 
 def parse_duration(text, what: str) -> timedelta:
-    """A duration such as "10m", "2h", "4d", "1h30m" or "45s"; a BarstoreError naming `what` otherwise."""
-    if not isinstance(text, str) or not text.strip():
-        raise BarstoreError(f"{what} must be a duration such as 10m, 2h or 4d (got {text!r})")
-    compact = text.strip().lower().replace(" ", "")
+    """A duration such as "10m", "2h", "4d", "1h30m" or "45s"; otherwise a BarstoreError in the settings' scheme
+    (barstore/settings_tables.py): "--reload-interval: expected a duration such as 10m, 2h or 4d, got '5 minutes'"."""
+    compact = text.strip().lower().replace(" ", "") if isinstance(text, str) else ""
     parts = _DURATION.findall(compact)
     if not parts or "".join(n + u for n, u in parts) != compact:
-        raise BarstoreError(f"{what} must be a duration such as 10m, 2h or 4d (got {text!r})")
+        raise BarstoreError(f"{what}: expected {DURATION}, got {text!r}")
     return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
 
 

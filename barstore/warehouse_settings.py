@@ -5,14 +5,18 @@ and torch beside it."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BarstoreError
 from .project import find_project_dir, settings
-from .times import parse_duration
+from .settings_tables import Duration, Integer, Rule, Table, where
+from .times import DURATION
 
+SECTION = "warehouse"
 DEFAULTS = {
     "memory_limit": "4GiB",  # DuckDB's buffer manager; spills to temp_directory above it
     "threads": 0,  # 0: one per core
@@ -30,6 +34,54 @@ DEFAULTS = {
     # (its small commits stay inlined in the catalog meanwhile); 0s: after every build
     "compact_interval": "5m",
 }
+
+
+class Size(Rule):
+    """A size as DuckDB reads it ("4GiB", "500 MB", "1.5gb"; "none" or "-1": no limit), kept as the text."""
+
+    expected = "a size such as 4GiB, 500MB or 1.5GB"
+    UNITS = "b|bytes?|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?|t|tb|tib|terabytes?"
+    PATTERN = re.compile(rf"\s*(\d+(\.\d+)?\s*({UNITS})|none|-1)\s*", re.IGNORECASE)
+
+    def read(self, value, label: str) -> str:
+        if not isinstance(value, str) or not self.PATTERN.fullmatch(value):
+            raise self.refuse(value, label)
+        return value
+
+
+class Folder(Rule):
+    expected = "a folder path (text)"
+
+    def read(self, value, label: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.refuse(value, label)
+        return value
+
+
+class Seconds(Duration):
+    """A duration ("60s", "1h30m") or a number of seconds, held as seconds."""
+
+    expected = f"{DURATION}, or a number of seconds >= 0"
+
+    def read(self, value, label: str) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf:
+            return float(value)
+        return super().read(value, label).total_seconds()
+
+
+RULES = {
+    "memory_limit": Size(),
+    "threads": Integer(ge=0),
+    "temp_directory": Folder(),
+    "max_temp_directory_size": Size(),
+    "writer_wait": Seconds(),
+    "busy_timeout": Seconds(),
+    "inline_rows": Integer(ge=0),
+    "snapshot_retention": Seconds(),
+    "build_batch_symbols": Integer(ge=0),
+    "compact_interval": Seconds(),
+}
+TABLE = Table(RULES, DEFAULTS)  # the defaults, read by the rules
 
 
 @dataclass(frozen=True)
@@ -70,35 +122,18 @@ class WarehouseSettings:
 
 
 def warehouse_settings(home: Path | None = None, project_dir: Path | None = None) -> WarehouseSettings:
-    """The project's [warehouse] settings over the defaults; the defaults alone outside a project."""
-    try:
-        table = settings(project_dir or find_project_dir(), "warehouse")
-    except BarstoreError:
-        if project_dir is not None:
-            raise
-        table = {}
-    unknown = sorted(set(table) - set(DEFAULTS))
-    if unknown:
-        raise BarstoreError(f"[warehouse] has unknown key(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-    v = {**DEFAULTS, **table}
-    temp = Path(str(v["temp_directory"])).expanduser()
+    """The project's [warehouse] settings over the defaults; the defaults alone outside a project. Refusals name
+    the file, the table and the key (barstore/settings_tables.py)."""
+    if project_dir is None:
+        try:
+            project_dir = find_project_dir()
+        except BarstoreError:  # outside a project: the defaults alone
+            pass
+    if project_dir is None:
+        values = TABLE.defaults
+    else:
+        values = TABLE.read(settings(Path(project_dir), SECTION), where(project_dir, SECTION))
+    temp = Path(values["temp_directory"]).expanduser()
     if not temp.is_absolute():
         temp = (home or Path(os.environ.get("BARSTORE_HOME", ".barstore"))).resolve() / temp
-    return WarehouseSettings(
-        memory_limit=str(v["memory_limit"]),
-        threads=int(v["threads"]),
-        temp_directory=temp,
-        max_temp_directory_size=str(v["max_temp_directory_size"]),
-        writer_wait=_seconds(v["writer_wait"], "writer_wait"),
-        busy_timeout=_seconds(v["busy_timeout"], "busy_timeout"),
-        inline_rows=int(v["inline_rows"]),
-        snapshot_retention=_seconds(v["snapshot_retention"], "snapshot_retention"),
-        build_batch_symbols=int(v["build_batch_symbols"]),
-        compact_interval=_seconds(v["compact_interval"], "compact_interval"),
-    )
-
-
-def _seconds(value, key: str) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    return parse_duration(str(value), f"[warehouse] {key}").total_seconds()
+    return WarehouseSettings(**{**values, "temp_directory": temp})

@@ -25,6 +25,9 @@ from barstore.settings_tables import (
     read,
 )
 from barstore.specs import MODELS
+from barstore.splits import DEFAULT_SHARES, project_shares
+from barstore.times import parse_duration
+from barstore.warehouse_settings import warehouse_settings
 
 
 class Side(StrEnum):
@@ -161,7 +164,7 @@ def test_settings_built_in_code_are_checked_the_same_way():
 
 
 def test_the_project_settings_classes_read_their_tables(tmp_path):
-    """The five stages' settings through the helper: one naming scheme, one message scheme."""
+    """The core's and the five stages' settings through the helper: one naming scheme, one message scheme."""
     from backtest.positions import PositionRules
     from expectations.settings import ValidationSettings
     from inference.ensemble import EnsembleSettings
@@ -169,6 +172,7 @@ def test_the_project_settings_classes_read_their_tables(tmp_path):
     from training.config import TrainingConfig
 
     loaders = {
+        "warehouse": lambda d: warehouse_settings(project_dir=d),
         "training": TrainingConfig.from_project,
         "validation": lambda d: ValidationSettings.from_project(d, "seq300_minute"),
         "ensemble": EnsembleSettings.from_project,
@@ -185,3 +189,75 @@ def test_the_project_settings_classes_read_their_tables(tmp_path):
     with pytest.raises(BarstoreError, match=r"\[training\] batch_size: expected an integer >= 1, got 'x'$"):
         TrainingConfig.from_project(path)
     assert TrainingConfig.from_project(project(tmp_path, "[training]\nlearning_rate = 1\n")).learning_rate == 1.0
+
+
+def test_warehouse_settings_read_sizes_durations_and_seconds(tmp_path):
+    """[warehouse]: sizes as DuckDB reads them, durations or numbers of seconds, over the defaults; the temp
+    directory under the home."""
+    home = tmp_path / "home"
+    default = warehouse_settings(home=home, project_dir=project(tmp_path, ""))
+    assert (default.memory_limit, default.threads, default.writer_wait) == ("4GiB", 0, 60.0)
+    assert default.compact_interval == 300.0 and default.max_temp_directory_size == "40GiB"
+    assert default.temp_directory == home.resolve() / "tmp" and default.build_batch_symbols == 32
+    table = 'memory_limit = "1.5 GB"\nthreads = 2\nwriter_wait = 5\nbusy_timeout = "1h30m"\ncompact_interval = "0s"'
+    got = warehouse_settings(home=home, project_dir=project(tmp_path, f"[warehouse]\n{table}\n"))
+    assert (got.memory_limit, got.threads, got.writer_wait, got.busy_timeout) == ("1.5 GB", 2, 5.0, 5400.0)
+    assert got.compact_interval == 0.0 and got.duckdb_config()["threads"] == "2"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('threads = "x"', "threads: expected an integer >= 0, got 'x'"),
+        ("threads = -1", "threads: expected an integer >= 0, got -1"),
+        ("inline_rows = 1.5", "inline_rows: expected an integer >= 0, got 1.5"),
+        ("memory_limit = 4", "memory_limit: expected a size such as 4GiB, 500MB or 1.5GB, got 4"),
+        (
+            'max_temp_directory_size = "40 GiBs"',
+            "max_temp_directory_size: expected a size such as 4GiB, .*, got '40 GiBs'",
+        ),
+        (
+            'writer_wait = "soon"',
+            "writer_wait: expected a duration such as 10m, 2h or 4d, or a number of seconds >= 0, got 'soon'",
+        ),
+        ("snapshot_retention = -5", "snapshot_retention: expected a duration .*, got -5"),
+        ("temp_directory = 3", r"temp_directory: expected a folder path \(text\), got 3"),
+    ],
+)
+def test_a_wrong_warehouse_setting_names_the_file_the_table_and_the_key(tmp_path, text, message):
+    path = re.escape(str(tmp_path / "barstore_project.toml"))
+    with pytest.raises(BarstoreError, match=rf"^{path} \[warehouse\] {message}$"):
+        warehouse_settings(home=tmp_path, project_dir=project(tmp_path, f"[warehouse]\n{text}\n"))
+
+
+def test_split_shares_have_one_check_and_one_message(tmp_path):
+    """`barstore validate` (project_shares) and training (TrainingConfig) refuse a bad [training] split_shares
+    with the same words."""
+    from training.config import TrainingConfig
+
+    assert project_shares(project(tmp_path, "")) == DEFAULT_SHARES
+    assert project_shares(project(tmp_path, "[training]\nsplit_shares = [0.6, 0.2, 0.2]\n")) == (0.6, 0.2, 0.2)
+    for bad in ('"x"', "[0.5, 0.5]", '[0.6, "a", 0.2]'):
+        path = project(tmp_path, f"[training]\nsplit_shares = {bad}\n")
+        messages = set()
+        for reader in (project_shares, TrainingConfig.from_project):
+            with pytest.raises(BarstoreError) as err:
+                reader(path)
+            messages.add(str(err.value))
+        assert len(messages) == 1
+        assert messages.pop().startswith(
+            f"{path / 'barstore_project.toml'} [training] split_shares: expected three numbers, got "
+        )
+
+
+def test_a_duration_option_is_refused_in_the_same_scheme():
+    """The CLI's durations (--reload-interval) and the settings' Duration rule say the same."""
+    with pytest.raises(BarstoreError) as option:
+        parse_duration("5 minutes", "--reload-interval")
+    with pytest.raises(BarstoreError) as setting:
+        Duration().read("5 minutes", "--reload-interval")
+    assert (
+        str(option.value)
+        == str(setting.value)
+        == "--reload-interval: expected a duration such as 10m, 2h or 4d, got '5 minutes'"
+    )

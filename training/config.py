@@ -32,7 +32,7 @@ RULES = {
     "patience": Integer(ge=1),
     "return_loss_weight": Number(ge=0),
     "direction_loss_weight": Number(ge=0),
-    "split_shares": Numbers(3),
+    "split_shares": Numbers(3),  # as barstore.splits.SPLIT_SHARES, the rule project_shares reads the key by
     "normalizer_max_samples": Integer(ge=1),
 }
 
@@ -48,8 +48,9 @@ class TrainingConfig:
     patience: int = 3  # epochs without a lower validation loss before stopping
     return_loss_weight: float = 1.0  # Huber loss on the standardized forward return (minute/hourly models)
     direction_loss_weight: float = 1.0  # binary cross-entropy of up vs not up
-    # train, validation, test shares of the samples by time: train_model has the validation gate cut (and check)
-    # the splits with these
+    # train, validation, test shares of the samples by time: train_model (training/run.py) cuts the splits with
+    # these once (barstore.windows.selection.selected_data), the validation gate checks that data, then the fit
+    # uses it
     split_shares: tuple[float, float, float] = DEFAULT_SHARES
     normalizer_max_samples: int = 20_000  # training windows the input statistics are fit on, evenly spread
 
