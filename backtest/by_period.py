@@ -82,7 +82,7 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
 
 
 def run_by_period(
-    ws: Workspace, settings: ByPeriodSettings, out: Path, console: Console | None = None
+    ws: Workspace, settings: ByPeriodSettings, out: Path, console: Console | None = None, command: str | None = None
 ) -> tuple[dict, pd.DataFrame]:
     """Train and test per period (module docstring): (the run's record, one row per call), the folds' runs saved
     under `out`/folds/<year>/; backtest.by_period_report evaluates and writes them."""
@@ -116,6 +116,7 @@ def run_by_period(
             frames.append(frame)
     calls = pd.concat(frames, ignore_index=True) if frames else _empty_calls()
     results = {
+        "command": command,
         "settings": settings.describe() | {"out": str(out)},
         "folds": folds,
         "seconds": round(time.perf_counter() - started, 1),
@@ -238,6 +239,8 @@ def _figures(calls: pd.DataFrame, differences: bool = True) -> dict:
         "symbols": int(calls["symbol"].nunique()),
         "periods": int(periods.max()) + 1 if len(periods) else 0,
         "up_share": float(up.mean()) if len(up) else None,
+        # how often the model called up: a model that always calls the majority is the majority rule
+        "model_up_calls": float(np.nanmean(made["model"])) if np.isfinite(made["model"]).any() else None,
     }
     for rule, call in made.items():
         ok = np.isfinite(call)

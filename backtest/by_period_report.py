@@ -11,7 +11,7 @@ import pandas as pd
 from training.metrics import format_figure
 
 from .by_period import CLAIM, RULES, evaluate, verdict
-from .markdown import jsonable, table, when
+from .markdown import jsonable, made_by, table, when
 
 RULE_LABELS = {
     "model": "the model (P(up) > 0.5)",
@@ -62,7 +62,7 @@ def _summary(results: dict) -> str:
         f"{every}step of the year. Symbols: {symbols}. "
         f"{pooled['samples']:,} calls on {pooled['symbols']} symbols, which rest on {pooled['periods']} independent "
         f"label periods (every symbol's calls inside one horizon form one block of the bootstrap: the instruments "
-        f"move together). Run time {results['seconds']} s.\n"
+        f"move together). Run time {results['seconds']} s.{made_by(results)}\n"
     )
 
 
@@ -105,21 +105,33 @@ def _rule_table(title: str, figures: dict) -> str:
         for rule in RULES[1:]
         if f"model_minus_{rule}" in figures
     ]
-    up = "n/a" if figures["up_share"] is None else f"{figures['up_share']:.1%}"
+    up, called = (_share(figures.get(k)) for k in ("up_share", "model_up_calls"))
     return (
         f"## {title}\n\n{figures['samples']:,} calls, {figures['symbols']} symbols, {figures['periods']} label "
-        f"periods; {up} of the labels were up.\n\n" + table(["rule", "calls", "accuracy [95% interval]"], rows)
+        f"periods; {up} of the labels were up, the model called up {called} of the time.\n\n"
+        + table(["rule", "calls", "accuracy [95% interval]"], rows)
     )
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _period_table(results: dict) -> str:
     rows = []
     for period, f in results["by_period"].items():
         rows.append(
-            [period, f"{f['samples']:,}", str(f["symbols"]), str(f["periods"])]
+            [period, f"{f['samples']:,}", str(f["symbols"]), str(f["periods"]), _share(f.get("model_up_calls"))]
             + [format_figure(f[rule]["accuracy"]) for rule in RULES]
         )
-    header = ["year", "calls", "symbols", "periods", *(RULE_LABELS[r].split(" (")[0] for r in RULES)]
+    header = [
+        "year",
+        "calls",
+        "symbols",
+        "periods",
+        "model's up calls",
+        *(RULE_LABELS[r].split(" (")[0] for r in RULES),
+    ]
     return "## By year\n\n" + table(header, rows)
 
 
@@ -182,12 +194,14 @@ def accuracy_plot(results: dict, path: Path) -> Path | None:
     years = list(results["by_period"])
     if not years:
         return None
-    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(11, 4.8), dpi=110)
     try:
+        shown = [50.0, 100 * CLAIM]
         for k, rule in enumerate(RULES):
             values = [results["by_period"][y][rule]["accuracy"] for y in years]
             xs = [i + (k - 1.5) * 0.12 for i in range(len(years))]
             ys = [100 * (v["value"] or float("nan")) for v in values]
+            shown += [y for y in ys if y == y] + [100 * v[k] for v in values for k in ("low", "high") if v.get(k)]
             if rule == "model":
                 lows = [100 * (v["value"] - v["low"]) if v.get("low") is not None else 0 for v in values]
                 highs = [100 * (v["high"] - v["value"]) if v.get("high") is not None else 0 for v in values]
@@ -199,7 +213,8 @@ def accuracy_plot(results: dict, path: Path) -> Path | None:
         ax.set_xticks(range(len(years)), years)
         ax.set_ylabel("direction accuracy (%)")
         ax.set_title(f"{results['settings']['model']}: accuracy by test year (95% block-bootstrap interval)")
-        ax.legend(fontsize=7, loc="lower left")
+        ax.set_ylim(min(shown) - 2, max(shown) + 2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         fig.savefig(path)
     finally:

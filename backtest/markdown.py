@@ -18,6 +18,11 @@ def table(header: list[str], rows: list[list[str]], align: str | None = None) ->
     return "\n".join([row(header), rule, *(row(r) for r in rows)]) + "\n"
 
 
+def made_by(results: dict) -> str:
+    """' Made by `command`.' when the results record the command line that made them."""
+    return f" Made by `{results['command']}`." if results.get("command") else ""
+
+
 def when(iso: str | None) -> str:
     """An ISO time as 'YYYY-MM-DD HH:MM[:SS]' UTC."""
     if not iso:

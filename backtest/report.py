@@ -9,6 +9,7 @@ import math
 
 import pandas as pd
 
+from .markdown import made_by
 from .markdown import table as _table
 from .markdown import when as _when
 from .strategies import BY_NAME, LONGTERM_ACCURACY, STRATEGIES
@@ -75,7 +76,8 @@ def _summary(results: dict) -> str:
         f"Every model is retrained for each fold through the validation gate on data whose labels are known before "
         f"the fold starts (an embargo of at least its horizon), at most {s['max_samples']} samples, "
         f"{s['epochs']} epoch(s), seed {s['seed']}; decisions at every complete hourly close, from the fold's "
-        f"checkpoints on the offline windows. Costs and position rules below; run time {results['seconds']} s.\n"
+        f"checkpoints on the offline windows. Costs and position rules below; run time {results['seconds']} s."
+        f"{made_by(results)}\n"
     )
 
 
@@ -432,9 +434,10 @@ def _sample_notes(results: dict) -> str:
         )
     lines.append(
         "- Trades and periods overlap (positions are held across hourly decisions) and all instruments "
-        "share one market period, so the effective sample is smaller than the counts: the bootstrap keeps "
-        "the serial dependence, the trade intervals do not. One test span is one market regime; nothing "
-        "here shows how the strategies fare in another, nor at sizes where costs stop being linear."
+        "share one market period, so the effective sample is smaller than the counts: the bootstraps keep "
+        "the serial dependence (periods in blocks, trades held at the same time as one cluster). One test span "
+        "is one market regime; nothing here shows how the strategies fare in another, nor at sizes where costs "
+        "stop being linear."
     )
     return "## What the sample sizes can and cannot show\n\n" + "\n".join(lines) + "\n"
 

@@ -160,8 +160,10 @@ def run_backtest(
     out: str | Path | None = None,
     console: Console | None = None,
     folds: list[Fold] | None = None,
+    command: str | None = None,
 ) -> BacktestResult:
-    """The whole backtest (module docstring); `folds` runs only these (e.g. a plan's first fold), not the plan's."""
+    """The whole backtest (module docstring); `folds` runs only these (e.g. a plan's first fold), not the plan's;
+    `command`: the command line that ran it, printed in the report so that it can be run again."""
     from rich.console import Console
 
     from barstore.feature_store import open_store
@@ -219,6 +221,7 @@ def run_backtest(
     predictions = pd.concat(frames, ignore_index=True)
     decisions = _decisions(ctx, predictions, hold)
     results = {
+        "command": command,
         "settings": settings.describe() | {"out": str(out)},
         "position_rules": _rules_dict(rules),
         "ensemble_settings": {f.name: _plain(getattr(ctx.ensemble, f.name)) for f in fields(ctx.ensemble)},

@@ -15,15 +15,10 @@ EPOCHS=${EPOCHS:-2}
 mkdir -p "$HOME_DIR/inputs"
 export BARSTORE_HOME=$HOME_DIR
 
-# Lean prices are raw: split-adjust them before they enter.
-$PY reports/lean_hourly_adjusted.py "$DATA" "$HOME_DIR/inputs"
-
 $BARSTORE ingest "$DATA/es_1min_rth_2020-01_2020-04.csv" --symbol ES --timeframe 1m --tz America/New_York \
     --label end --calendar cme_rth
 $BARSTORE ingest "$DATA/binance_usdm_perp_1min_2025-05_2025-06.parquet" --timeframe 1m --calendar crypto_24x7
-# Lean has hourly bars after the 13:00 close on 23 half days; its daily bars include them, so keep them too
-$BARSTORE ingest "$HOME_DIR/inputs/lean_hourly_adjusted.parquet" --timeframe 1h --tz America/New_York --calendar us_rth \
-    --outside-session keep
+source reports/ingest_lean_hourly.sh
 $BARSTORE ingest "$DATA/binance_spot_BTCUSDT_1hour_2017-08_2024-04.csv" --symbol BTCUSDT_SPOT --timeframe 1h \
     --calendar crypto_24x7
 $BARSTORE build

@@ -248,3 +248,23 @@ def test_cli_refuses_bad_options_before_any_work(tmp_path):
     assert result.exit_code == 1 and "--hold-days must be >= 0" in result.output
     result = CliRunner().invoke(app, ["backtest", "--help"])
     assert result.exit_code == 0 and "--folds" in result.output and "--max-samples" in result.output
+
+
+def test_momentum_reads_the_last_five_days_known_at_the_decision(workspace, first):
+    """The momentum baseline's call at t is the sign of close(t) / close(t - 5 days) - 1 on the hourly bars (24/7:
+    5 trading days are 120 hours), recomputed here from bars_1h; the baselines are fit per fold."""
+    from barstore.warehouse import connect, query_arrow
+
+    con = connect(workspace.warehouse, read_only=True)
+    bars = query_arrow(con, "SELECT ts_close, close FROM bars_1h WHERE symbol = $s AND is_complete", {"s": SYMBOL})
+    close = pd.Series(bars["close"].to_numpy(), index=pd.DatetimeIndex(bars["ts_close"].to_pandas()).tz_convert("UTC"))
+    p = first.predictions
+    now = close.reindex(p["time"]).to_numpy()
+    before = close.reindex(p["time"] - timedelta(days=5)).to_numpy()
+    known = np.isfinite(before)
+    assert known.sum() > 50
+    expected = (now[known] / before[known] - 1 > 0).astype(float)
+    np.testing.assert_array_equal(p["momentum__p_up"].to_numpy()[known], expected)
+    for record in first.results["folds"]:
+        assert record["baselines"]["gbm_baseline"]["samples"] > 50, record["baselines"]
+        assert "reason" in record["baselines"]["gbm_embedding_baseline"]  # no long-term model in this workspace

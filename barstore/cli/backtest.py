@@ -10,6 +10,14 @@ from . import _run, _workspace
 from .options import HomeOpt, SymbolsOpt, parse_time, symbol_list
 
 
+def command_line() -> str:
+    """This invocation as a shell command (`barstore ...`), recorded in the report it writes."""
+    import shlex
+    import sys
+
+    return shlex.join(["barstore", *sys.argv[1:]])
+
+
 def register(app: typer.Typer) -> None:
     app.command()(backtest)
     app.command("backtest-model")(backtest_model)
@@ -75,7 +83,7 @@ def backtest(
             cost_bps=cost_bps,
             gate=gate or None,
         )
-        run_backtest(ws, settings, out=out)
+        run_backtest(ws, settings, out=out, command=command_line())
 
     _run(body)
 
@@ -123,7 +131,7 @@ def backtest_model(
         ws = _workspace(home)
         target = Path(out) if out else ws.reports_dir / f"backtest_{model}"
         target.mkdir(parents=True, exist_ok=True)
-        results, calls = run_by_period(ws, settings, target)
+        results, calls = run_by_period(ws, settings, target, command=command_line())
         write_outputs(target, results, calls, settings)
         print(f"report: {target / 'report.md'}")
 
