@@ -177,6 +177,7 @@ def _notes(results: dict) -> str:
             f"{pooled['n']:,} calls: halving it needs about four times the periods (years of data), not more symbols "
             f"that move with these."
         )
+    lines += [f"- {note}" for note in results.get("notes", [])]  # what the person who ran it recorded
     lines.append(
         "- Momentum makes no call before a symbol's first known horizon return; its accuracy is over the calls it "
         "makes, and the paired difference over the calls both make."
