@@ -24,8 +24,21 @@ from barstore.errors import BarstoreError
 
 # The trading week of each session calendar (raw.calendars), and where its trading day is cut: a Globex day
 # starts at 18:00 New York the evening before, so 6 hours later it is on the calendar day it is labelled by.
-WEEKMASKS = {"us_rth": "1111100", "cme_globex": "1111100", "crypto_24x7": "1111111"}
-_DAY_CUT = {"us_rth": ("America/New_York", 0), "cme_globex": ("America/New_York", 6), "crypto_24x7": ("UTC", 0)}
+# FX's day starts at 17:00 New York the day before: 7 hours later it is on its own day.
+WEEKMASKS = {
+    "us_rth": "1111100",
+    "cme_globex": "1111100",
+    "cme_rth": "1111100",
+    "fx_24x5": "1111100",
+    "crypto_24x7": "1111111",
+}
+_DAY_CUT = {
+    "us_rth": ("America/New_York", 0),
+    "cme_globex": ("America/New_York", 6),
+    "cme_rth": ("America/New_York", 0),
+    "fx_24x5": ("America/New_York", 7),
+    "crypto_24x7": ("UTC", 0),
+}
 
 
 def trading_days(times, calendar: str) -> np.ndarray:

@@ -16,6 +16,11 @@ CLAIMS = {"longterm_multitf": "> 55 % on the 5-day direction"}  # the original p
 
 def main(home: Path) -> None:
     print(
+        "Made by `bash reports/train_real_data.sh DATA_DIR HOME` then `python reports/training_table.py HOME`. "
+        "Intervals: block bootstrap over the test split's label periods (the number of periods beside each; none "
+        "below 20).\n"
+    )
+    print(
         "| model | symbols | train / val / test samples | test period | test accuracy [95% CI] | "
         "majority baseline [95% CI] | test AUC [95% CI] | test IC [95% CI] | epochs | plan's claim |"
     )

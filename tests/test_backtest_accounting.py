@@ -321,3 +321,15 @@ def test_paired_series_are_checked():
         paired_difference([0.1, 0.2, 0.3], [0.1, 0.2], np.mean)
     with pytest.raises(BarstoreError, match="must be finite"):
         mean_difference([0.1, np.nan, 0.3], [0.1, 0.2, 0.3])
+
+
+def test_every_builtin_calendar_annualizes():
+    """The backtest annualizes on every calendar a symbol can be ingested with (ES's file is cme_rth)."""
+    from barstore.calendars import BUILTIN
+
+    for name in BUILTIN:
+        hours = pd.date_range("2024-03-04 15:00", periods=5 * 24, freq="h", tz="UTC")  # Mon..Fri
+        assert periods_per_year(hours, name) > 0, name
+    # cme_rth: one decision per weekday -> ~261 a year (weekday calendar, holidays counted on both sides)
+    days = pd.date_range("2024-03-04 20:00", periods=5, freq="D", tz="UTC")
+    assert periods_per_year(days, "cme_rth") == pytest.approx(365.25 * 5 / 7)

@@ -231,6 +231,37 @@ def _stage_predict(run: DemoRun) -> str:
     return "; ".join(decided)
 
 
+DEMO_BACKTEST_DAYS = 5  # the walk-forward test span the demo decides over: enough to show it, quick to run
+
+
+def _stage_backtest(run: DemoRun) -> str:
+    """One walk-forward fold over the last days: every model retrained through the gate on what came before, the
+    ensembles and baselines deciding every hourly close, as `barstore backtest` does (with its report)."""
+    from datetime import timedelta
+
+    from backtest.run import BacktestSettings, run_backtest
+
+    last = run.con.execute("SELECT max(ts_close) FROM features_1h").fetchone()[0]
+    if last is None:
+        return "no hourly bars to decide on"
+    settings = BacktestSettings(
+        folds=1,
+        epochs=run.epochs,
+        max_samples=run.max_samples,
+        since=last - timedelta(days=DEMO_BACKTEST_DAYS),
+        bootstrap_reps=200,
+    )
+    result = run_backtest(run.ws, settings, console=run.console)
+    pooled = {
+        name: entry["pooled"]["total_return_pct"]
+        for name, entry in result.results["strategies"].items()
+        if entry["pooled"] is not None and name in ("three_model", "four_model", "gbm_baseline", "buy_and_hold")
+    }
+    run.hints.append(f"barstore backtest --folds 3{_home_flag(run.ws)}   (walk-forward over the later half)")
+    returns = ", ".join(f"{name} {value:+.2f}%" for name, value in pooled.items())
+    return f"{returns or 'no strategy available'}; report: {result.out / 'report.md'}"
+
+
 STAGES: list[Stage] = [
     Stage("prepare bar files", _stage_files),
     Stage("ingest into raw.bars", _stage_ingest, spinner=False),
@@ -240,6 +271,9 @@ STAGES: list[Stage] = [
     Stage("validate and train the five models", _stage_train, spinner=False),
     Stage("materialize online windows", _stage_online),
     Stage("predict every symbol (the five models, the ensemble)", _stage_predict, spinner=False),
+    Stage(
+        f"backtest the last {DEMO_BACKTEST_DAYS} days walk-forward (models retrained)", _stage_backtest, spinner=False
+    ),
 ]
 
 
