@@ -339,11 +339,13 @@ def window(
 def demo(
     files: list[Path] | None = typer.Argument(None, help="Bar files to use instead of synthetic bars."),
     days: int = typer.Option(
-        600, help="Days of synthetic 1-minute bars (the long-term model's gate needs ~600: 200 daily samples)."
+        640, help="Days of synthetic 1-minute bars (the long-term model's gate needs ~620: 200 daily samples)."
     ),
     symbols: int = typer.Option(3, help="Number of synthetic symbols."),
     epochs: int = typer.Option(1, help="Epochs of each model's brief training run."),
-    max_samples: int = typer.Option(1000, "--max-samples", help="Samples per model's training run (at most)."),
+    max_samples: int = typer.Option(
+        1200, "--max-samples", help="Samples per model's training run (at most; above the gate's 1,000 minimum)."
+    ),
     home: str | None = HomeOpt,
 ):
     """Build a workspace end to end on synthetic bars (or named files), validate and train the five models,
