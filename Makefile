@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -16,12 +16,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/barstore demo
 
-# The Redis online-store tests start Debian's redis-server on 127.0.0.1 (installed here when missing).
+# The Redis online-store tests start Debian's redis-server on 127.0.0.1, and the Spark tests need a Java runtime
+# (Spark 4 runs on Java 17+): each is installed from Debian's packages when missing.
 system-deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server (Debian package) for the Redis tests"; \
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages) for the Redis and Spark tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

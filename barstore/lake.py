@@ -59,10 +59,29 @@ def engine(settings: WarehouseSettings | None = None) -> duckdb.DuckDBPyConnecti
             s = settings or warehouse_settings()
             s.temp_directory.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(config=s.duckdb_config())
-            for package, name in EXTENSIONS:  # by path: `INSTALL ducklake` would need the internet
-                con.execute(f"LOAD '{_extension(package, name)}'")
+            load_extensions(con)
             _engine.append(con)
         return _engine[0]
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckLake and its SQLite catalog, loaded by path: `INSTALL ducklake` would need the internet."""
+    for package, name in EXTENSIONS:
+        con.execute(f"LOAD '{_extension(package, name)}'")
+
+
+def attach_statement(
+    catalog: Path, name: str, settings: WarehouseSettings, read_only: bool = False, snapshot: int | None = None
+) -> str:
+    """The ATTACH of the lake at `catalog` under `name`, as every process opens it (a distributed build's tasks
+    too)."""
+    options = [f"DATA_PATH {_literal(str(data_path(catalog)) + '/')}"]
+    options.append(CATALOG_OPTIONS.format(busy_ms=int(settings.busy_timeout * 1000), inline=settings.inline_rows))
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    return f"ATTACH {_literal('ducklake:sqlite:' + str(catalog))} AS {name} ({', '.join(options)})"
 
 
 def _literal(text: str | Path) -> str:
@@ -82,13 +101,7 @@ def attach(
     _detach_closed(base)
     con = base.cursor()
     name = f"lake_{next(_names)}"
-    options = [f"DATA_PATH {_literal(str(data_path(catalog)) + '/')}"]
-    options.append(CATALOG_OPTIONS.format(busy_ms=int(s.busy_timeout * 1000), inline=s.inline_rows))
-    if read_only:
-        options.append("READ_ONLY")
-    if snapshot is not None:
-        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-    con.execute(f"ATTACH {_literal('ducklake:sqlite:' + str(catalog))} AS {name} ({', '.join(options)})")
+    con.execute(attach_statement(catalog, name, s, read_only, snapshot))
     con.execute(f"USE {name}")
     con.execute("SET TimeZone = 'UTC'")
     with _lock:
@@ -139,11 +152,12 @@ def _detach_closed(base: duckdb.DuckDBPyConnection) -> None:
             pass  # still in use by a statement of another thread: next time
 
 
-def committed_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """'schema.name' -> 'BASE TABLE' or 'VIEW' (as information_schema says) for the connection's lake at its last
-    commit, read from the lake's own metadata. duckdb_tables() and information_schema would visit every lake
-    attached in the process, and fail on one whose catalog was deleted or whose pinned snapshot was expired."""
-    meta = f"__ducklake_metadata_{alias(con)}"
+def committed_relations(con: duckdb.DuckDBPyConnection, name: str | None = None) -> dict[str, str]:
+    """'schema.name' -> 'BASE TABLE' or 'VIEW' (as information_schema says) for the connection's lake (or the
+    lake attached as `name`) at its last commit, read from the lake's own metadata. duckdb_tables() and
+    information_schema would visit every lake attached in the process, and fail on one whose catalog was deleted or
+    whose pinned snapshot was expired."""
+    meta = f"__ducklake_metadata_{name or alias(con)}"
     rows = con.execute(
         f"SELECT s.schema_name || '.' || r.name, r.kind FROM ("
         f"  SELECT schema_id, table_name AS name, 'BASE TABLE' AS kind FROM {meta}.ducklake_table"

@@ -78,6 +78,11 @@ def test_sql_hash_ignores_prose_and_grain(tmp_path):
         ("-- bad: x\nSELECT 1; SELECT 2", "sql/bad.sql: expected exactly one SELECT statement, found 2"),
         ("-- bad: x\nCREATE TABLE t (a INT)", "sql/bad.sql: a model must be a SELECT query"),
         ("-- bad: x\n", "sql/bad.sql: no SQL query after the header"),
+        ("-- bad: x\n-- distribution: everywhere\nSELECT 1", "sql/bad.sql: unknown distribution 'everywhere'"),
+        (
+            "-- bad: x\n-- materialized: incremental\n-- time_column: ts\n-- distribution: broadcast\nSELECT 1",
+            "sql/bad.sql: an incremental model is per symbol",
+        ),
     ],
 )
 def test_bad_model_files_are_named_in_the_error(tmp_path, text, message):
@@ -202,6 +207,17 @@ def test_unknown_selector(tmp_path, selector, message):
     project = load_project(write_project(tmp_path, RESAMPLE_PROJECT))
     with pytest.raises(ModelError, match=re.escape(message)):
         select_models(project, selector)
+
+
+def test_distribution_and_a_tables_partition_column_leave_the_hash(tmp_path):
+    """Neither changes what a table build writes: declaring them must not force a rebuild of stored tables."""
+    texts = [
+        "-- m: one\n-- materialized: table\nSELECT 1 AS x",
+        "-- m: one\n-- materialized: table\n-- partition_column: root\n-- distribution: broadcast\nSELECT 1 AS x",
+    ]
+    a, b = (load_project(write_project(tmp_path / str(i), {"m.sql": t})).models["m"] for i, t in enumerate(texts))
+    assert (a.distribution, a.per_symbol, b.distribution, b.per_symbol) == ("symbol", True, "broadcast", False)
+    assert a.sql_hash == b.sql_hash
 
 
 def test_the_repository_models_parse():

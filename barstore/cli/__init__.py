@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .options import HomeOpt
+from .options import Engine, EngineOpt, HomeOpt, MasterOpt, PartitionsOpt
 
 app = typer.Typer(
     help="barstore: bars in DuckDB -> SQL feature models -> Feast -> LSTM training and prediction.",
@@ -168,13 +168,16 @@ def ingest(
 def build(
     select: str | None = typer.Option(None, "--select", "-s", help="dbt-like selector: name, name+, +name, folder/."),
     full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+    engine: Engine = EngineOpt,
+    master: str | None = MasterOpt,
+    partitions: int | None = PartitionsOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the warehouse's memory and thread settings."),
     home: str | None = HomeOpt,
 ):
-    """Build the SQL models in dependency order, in one commit (readers see the state before until it lands)."""
+    """Build the SQL models in dependency order, in one commit (readers see the state before until it lands);
+    with --engine spark, Spark tasks build shards of symbols, each with DuckDB and the same models."""
 
     def body():
-        from ..transform.runner import build_models
         from ..warehouse import connect
         from ..warehouse_settings import warehouse_settings
 
@@ -183,7 +186,16 @@ def build(
         if verbose:
             print("warehouse settings ([warehouse] in barstore_project.toml): " + "; ".join(settings.lines()))
         con = connect(ws.warehouse, settings=settings)
-        build_models(con, ws.sql_dir, select=select, full_refresh=full_refresh, show=True)
+        if engine is Engine.spark:
+            from ..spark.build import build_with_spark
+            from ..spark.settings import spark_settings
+
+            spark = spark_settings(ws.project_dir).with_options(master, partitions)
+            build_with_spark(con, ws.sql_dir, spark, select=select, full_refresh=full_refresh, show=True)
+        else:
+            from ..transform.runner import build_models
+
+            build_models(con, ws.sql_dir, select=select, full_refresh=full_refresh, show=True)
 
     _run(body)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import typer
 
 HomeOpt = typer.Option(None, "--home", envvar="BARSTORE_HOME", help="Workspace folder (default ./.barstore).")
@@ -12,6 +14,20 @@ StrideOpt = typer.Option(1, "--stride", help="Keep every N-th step of each symbo
 MaxSamplesOpt = typer.Option(None, "--max-samples", help="Keep at most N samples, spread evenly in time.")
 SnapshotOpt = typer.Option(
     None, "--snapshot", help="Read this warehouse snapshot (a run's selection.snapshot) instead of the latest."
+)
+
+
+class Engine(str, Enum):
+    local = "local"  # one DuckDB process
+    spark = "spark"  # Spark tasks over shards of symbols, each running DuckDB (barstore.spark)
+
+
+EngineOpt = typer.Option(Engine.local, "--engine", help="local: one DuckDB process; spark: shards of symbols.")
+MasterOpt = typer.Option(
+    None, "--master", help="Spark master (local[N], spark://host:7077, yarn); default: the project's spark master."
+)
+PartitionsOpt = typer.Option(
+    None, "--partitions", help="Shards of symbols (Spark tasks); default: the project's spark partitions."
 )
 
 

@@ -24,13 +24,17 @@ from ..errors import ModelError
 from .dag import ModelGraph
 
 MATERIALIZATIONS = ("table", "view", "incremental")
+# How a distributed build (barstore.spark) computes a table: `symbol` (the default) per shard of symbols, each
+# row belonging to the symbol in its partition_column (a futures root's rows go with its contracts);
+# `broadcast` once, whole, on the driver, and read by every shard (calendars, constants).
+DISTRIBUTIONS = ("symbol", "broadcast")
 DEFAULT_PARTITION = "symbol"
 DEFAULT_LOOKBACK = "0 seconds"
 MACROS_FOLDER = "macros"
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][\w.]*)\s*:\s*(.*?)\s*$")
 # settings that change what a build writes (they enter the hash), and the one that only documents the model
 BUILD_SETTINGS = ("materialized", "time_column", "partition_column", "lookback")
-SETTINGS = ("grain", *BUILD_SETTINGS)
+SETTINGS = ("grain", *BUILD_SETTINGS, "distribution")
 
 
 @dataclass(frozen=True)
@@ -45,17 +49,25 @@ class Model:
     time_column: str | None = None
     partition_column: str = DEFAULT_PARTITION
     lookback: str = DEFAULT_LOOKBACK
+    distribution: str = "symbol"
     display_path: str = ""  # e.g. sql/bars/bars_5m.sql, used in messages
 
     @cached_property
     def sql_hash(self) -> str:
         """Changes when the query or a setting changes (not the description): a full rebuild is then due."""
-        settings = "\n".join(f"{k}={v}" for k, v in sorted(self.config.items()) if k in BUILD_SETTINGS)
+        # a table is rebuilt whole every time: which column names its symbol does not change what it holds
+        hashed = BUILD_SETTINGS if self.is_incremental else tuple(k for k in BUILD_SETTINGS if k != "partition_column")
+        settings = "\n".join(f"{k}={v}" for k, v in sorted(self.config.items()) if k in hashed)
         return hashlib.sha256(f"{self.sql}\n--\n{settings}".encode()).hexdigest()[:16]
 
     @property
     def is_incremental(self) -> bool:
         return self.materialized == "incremental"
+
+    @property
+    def per_symbol(self) -> bool:
+        """A stored table whose rows a distributed build computes shard by shard."""
+        return self.materialized != "view" and self.distribution == "symbol"
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,11 @@ def parse_model(path: Path, sql_dir: Path) -> Model:
         raise ModelError(f"{shown}: incremental models need a `-- time_column: <column>` header line")
     lookback = config.get("lookback", DEFAULT_LOOKBACK)
     _check_interval(lookback, shown)
+    distribution = config.get("distribution", "symbol").lower()
+    if distribution not in DISTRIBUTIONS:
+        raise ModelError(f"{shown}: unknown distribution {distribution!r}; use one of {', '.join(DISTRIBUTIONS)}")
+    if distribution == "broadcast" and materialized == "incremental":
+        raise ModelError(f"{shown}: an incremental model is per symbol; `distribution: broadcast` needs a table")
     sql = body.strip().rstrip(";").strip()
     if not sql:
         raise ModelError(f"{shown}: no SQL query after the header")
@@ -146,6 +163,7 @@ def parse_model(path: Path, sql_dir: Path) -> Model:
         time_column=time_column,
         partition_column=config.get("partition_column") or DEFAULT_PARTITION,
         lookback=lookback,
+        distribution=distribution,
         display_path=shown,
     )
 

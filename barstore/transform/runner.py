@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,34 +50,57 @@ def build_models(
     """Build the selected models (all by default); on any error nothing is changed and ModelError is raised."""
     project = load_project(sql_dir)
     selected = select_models(project, select)
-    results: list[ModelResult] = []
-    progress = _progress(show, len(selected))
     # what exists is read under the write lock: another writer may have committed while this one waited
     with write_transaction(con, on_wait=say_waiting if show else None):
-        existing = _existing_relations(con)
-        check_references(project, selected, existing)
-        runs = last_runs(con)
-        batch = max_batch_id(con)
-        _run_macros(con, project)
-        reset: set[str] = set()
-        with progress or nullcontext():
-            task = progress.add_task("building", total=len(selected)) if progress else None
-            for name in selected:
-                model = project.models[name]
-                if progress:
-                    progress.update(task, description=f"{name} ({model.materialized})")
-                result = _build_one(con, project, model, runs.get(name), existing, reset, full_refresh, batch)
-                results.append(result)
-                if progress:
-                    progress.advance(task)
-                    progress.console.print(_progress_line(result), highlight=False)
-        _forget_stale_descendants(con, project, reset, set(selected))
-        drop_window(con)
+        results = run_models(con, project, selected, full_refresh, show)
     compacted = compact_warehouse(con)
     if show:
         print_summary(results)
         if compacted:
             print(_compaction_line(compacted))
+    return results
+
+
+# How one model's rows come to be: (con, project, model, record, existing, reason) -> (mode, rows, reason).
+# Locally the query runs here (materialize_here); a distributed build registers what its tasks computed.
+Materialize = Callable[..., tuple[str, int | None, str | None]]
+
+
+def run_models(
+    con: duckdb.DuckDBPyConnection,
+    project: Project,
+    selected: list[str],
+    full_refresh: bool = False,
+    show: bool = False,
+    materialize: Materialize | None = None,
+    existing: dict[str, str] | None = None,
+) -> list[ModelResult]:
+    """Build `selected` (in build order) on `con`, inside the caller's transaction: each model full,
+    incremental or up to date as the incremental contract says, recorded in meta.model_runs. `existing` (the
+    relations on `con` by default) is what those decisions see: a shard of a distributed build decides on the
+    warehouse's relations, not on the few its own DuckDB holds."""
+    materialize = materialize or materialize_here
+    existing = existing_relations(con) if existing is None else existing
+    check_references(project, selected, existing)
+    runs = last_runs(con)
+    batch = max_batch_id(con)
+    run_macros(con, project)
+    results: list[ModelResult] = []
+    reset: set[str] = set()
+    progress = _progress(show, len(selected))
+    with progress or nullcontext():
+        task = progress.add_task("building", total=len(selected)) if progress else None
+        for name in selected:
+            model = project.models[name]
+            if progress:
+                progress.update(task, description=f"{name} ({model.materialized})")
+            result = _build_one(con, project, model, runs.get(name), existing, reset, full_refresh, batch, materialize)
+            results.append(result)
+            if progress:
+                progress.advance(task)
+                progress.console.print(_progress_line(result), highlight=False)
+    _forget_stale_descendants(con, project, reset, set(selected))
+    drop_window(con)
     return results
 
 
@@ -96,6 +120,7 @@ def _build_one(
     reset: set[str],
     full_refresh: bool,
     batch: int,
+    materialize: Materialize,
 ) -> ModelResult:
     started = time.perf_counter()
     parent_reset = any(p in reset for p in project.graph.parents[model.name])
@@ -105,21 +130,7 @@ def _build_one(
     if reason is not None:
         reset.add(model.name)
     try:
-        if model.materialized == "view":
-            _replace(con, model, existing, "VIEW")
-            mode, rows = "view", None
-        elif model.is_incremental and reason is None:
-            if fill_incremental_window(con, project, model, record) == 0:
-                mode, rows = "up to date", 0
-            else:
-                mode, rows = "incremental", apply_increment(con, model)
-        else:
-            batches = _build_full(con, project, model, existing)
-            if batches > 1:
-                reason = ", ".join(filter(None, [reason, f"in {batches} batches of symbols"]))
-            _refuse_lossy_columns(con, model)
-            mode = "full"
-            rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0]
+        mode, rows, reason = materialize(con, project, model, record, existing, reason)
     except duckdb.Error as err:
         raise ModelError(f"{model.display_path}: {_message(err)}") from None
     existing[model.name] = relation_type
@@ -132,24 +143,42 @@ def _build_one(
     return ModelResult(model.name, model.materialized, mode, rows, seconds, reason or "")
 
 
+def materialize_here(
+    con, project: Project, model: Model, record: RunRecord | None, existing: dict[str, str], reason: str | None
+) -> tuple[str, int | None, str | None]:
+    """Run the model's query on `con`: a view, an increment inside build_window, or the whole table."""
+    if model.materialized == "view":
+        replace_relation(con, model, existing, "VIEW")
+        return "view", None, reason
+    if model.is_incremental and reason is None:
+        if fill_incremental_window(con, project, model, record) == 0:
+            return "up to date", 0, reason
+        return "incremental", apply_increment(con, model), reason
+    batches = _build_full(con, project, model, existing)
+    if batches > 1:
+        reason = ", ".join(filter(None, [reason, f"in {batches} batches of symbols"]))
+    refuse_lossy_columns(con, model)
+    return "full", con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0], reason
+
+
 def _build_full(con, project: Project, model: Model, existing: dict[str, str]) -> int:
     """Compute the model from scratch: a per-symbol model (one reading build_window) in batches of symbols when
     the universe is large, so that its memory follows a batch; all inside the build's one transaction."""
     batches = symbol_batches(con, _batch_size(con)) if project.graph.reads_window[model.name] else None
     if batches is None:
         fill_full_window(con)
-        _replace(con, model, existing, "TABLE")
+        replace_relation(con, model, existing, "TABLE")
         return 1
     for i, batch in enumerate(batches):
         fill_full_window(con, batch)
         if i == 0:
-            _replace(con, model, existing, "TABLE")
+            replace_relation(con, model, existing, "TABLE")
         else:
             con.execute(f'INSERT INTO "{model.name}" BY NAME SELECT * FROM (\n{model.sql}\n)')
     return len(batches)
 
 
-def _refuse_lossy_columns(con, model: Model) -> None:
+def refuse_lossy_columns(con, model: Model) -> None:
     """The lake stores tables as Parquet, which has no 128-bit integers: DuckDB writes a HUGEINT as a DOUBLE,
     so a stored sum would silently lose its last digits."""
     columns = con.execute(f'DESCRIBE "{model.name}"').fetchall()  # this lake only: see lake.committed_relations
@@ -167,7 +196,7 @@ def _batch_size(con) -> int:
     return found[1].build_batch_symbols if found else 0
 
 
-def _run_macros(con, project: Project) -> None:
+def run_macros(con, project: Project) -> None:
     for macro in project.macros:
         try:
             con.execute(macro.sql)
@@ -175,12 +204,12 @@ def _run_macros(con, project: Project) -> None:
             raise ModelError(f"{macro.display_path}: {_message(err)}") from None
 
 
-def _replace(con, model: Model, existing: dict[str, str], kind: str) -> None:
+def replace_relation(con, model: Model, existing: dict[str, str], kind: str, query: str | None = None) -> None:
     """CREATE OR REPLACE the model; drop first when it changed between view and table (DuckDB refuses that)."""
     other = {"VIEW": ("BASE TABLE", "TABLE"), "TABLE": ("VIEW", "VIEW")}[kind]
     if existing.get(model.name) == other[0]:
-        con.execute(f'DROP {other[1]} "{model.name}"')
-    con.execute(f'CREATE OR REPLACE {kind} "{model.name}" AS (\n{model.sql}\n)')
+        con.execute(f'DROP {other[1]} IF EXISTS "{model.name}"')
+    con.execute(f'CREATE OR REPLACE {kind} "{model.name}" AS (\n{query or model.sql}\n)')
 
 
 def _forget_stale_descendants(con, project: Project, reset: set[str], selected: set[str]) -> None:
@@ -190,7 +219,7 @@ def _forget_stale_descendants(con, project: Project, reset: set[str], selected: 
         con.execute("DELETE FROM meta.model_runs WHERE model = ?", [name])
 
 
-def _existing_relations(con) -> dict[str, str]:
+def existing_relations(con) -> dict[str, str]:
     """Tables and views in the warehouse: 'schema.name' (or 'name' in main) -> table_type; read at the start of
     the build's transaction, when its lake's committed catalog is still the transaction's own."""
     if lake.lake_of(con) is not None:

@@ -1,6 +1,7 @@
 -- contract_daily_volume: each futures contract's volume and last close per trading day.
 -- grain: one row per (contract, trading_day)
 -- materialized: table
+-- partition_column: root
 -- Both come from the contract's finest timeframe stored that day (1m bars when there are any, else 5m...),
 -- so a day is never counted twice when several timeframes of it are stored.
 WITH per_timeframe AS (

@@ -1,6 +1,7 @@
 -- contract_roll: the contract each futures root's continuous series holds on each trading day, and why.
 -- grain: one row per (root, trading_day)
 -- materialized: table
+-- partition_column: root
 -- Roll rule; point-in-time: a day's choice only uses days completed before it.
 --   * A root's contracts (those with bars) are ordered by expiry. The series starts on the nearest one whose
 --     fixed roll date has not passed (reason 'initial'; 'only_contract' when the root has just one).

@@ -2,6 +2,7 @@
 -- the instant from which a bar is assigned to each trading day.
 -- grain: one row per (calendar, trading_day)
 -- materialized: table
+-- distribution: broadcast
 -- A bar belongs to the last session whose assign_from <= its ts (an ASOF join). assign_from is the
 -- session's start when it opens the evening before (Globex, FX), else local midnight of its day or the
 -- previous session's end, whichever is later: bars outside the hours (kept by --outside-session keep)
