@@ -140,7 +140,11 @@ def gather_windows(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """The windows ending at rows `ends` of the (rows, features) matrix as a (len(ends), steps, features) tensor
-    of `dtype` on `device`: only these rows are copied, never the whole matrix."""
+    of `dtype` on `device`: only these rows are copied, never the whole matrix. `matrix` may also be rows kept
+    elsewhere that read their own windows (`windows(ends, steps)`: memory-mapped shards, barstore.windows.shards)."""
+    if hasattr(matrix, "windows"):
+        ends = torch.as_tensor(ends, dtype=torch.int64).numpy()
+        return torch.from_numpy(matrix.windows(ends, steps)).to(device=device, dtype=dtype)
     matrix = torch.as_tensor(matrix)  # a numpy matrix is shared, not copied
     ends = torch.as_tensor(ends, dtype=torch.int64)
     rows = ends[:, None] - (steps - 1) + torch.arange(steps)
@@ -213,5 +217,8 @@ class InputPipeline:
             raise ValueError("the normalizer was fit on other columns than the pipeline's")
 
     def __call__(self, matrix, ends, device: str | torch.device = "cpu") -> torch.Tensor:
-        windows = gather_windows(matrix, ends, self.steps, dtype=torch.float64)
+        return self.prepare(gather_windows(matrix, ends, self.steps, dtype=torch.float64), device)
+
+    def prepare(self, windows: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+        """The network's input from windows already gathered in float64 ((batch, steps, features))."""
         return self.normalizer(stationary(windows, self.columns)).to(device=device, dtype=torch.float32)

@@ -114,8 +114,7 @@ def training_set(ds: WindowDataset, splits: Splits) -> pd.DataFrame:
     label > 0), `label_lead_seconds` (label time - decision time) and `missing_in_window` (NaN cells in the
     window it trains on)."""
     ends, steps = _ends(ds), ds.steps
-    nan_rows = np.isnan(ds.aligned.values).sum(axis=1)
-    cumulative = np.concatenate([[0], np.cumsum(nan_rows, dtype=np.int64)])
+    cumulative = np.concatenate([[0], np.cumsum(_nan_cells(ds.aligned.values), dtype=np.int64)])
     missing = cumulative[ends + 1] - cumulative[np.clip(ends - steps + 1, 0, None)]
     scope = np.full(len(ends), "purged", dtype=object)
     for name, positions in splits.named().items():
@@ -132,6 +131,18 @@ def training_set(ds: WindowDataset, splits: Splits) -> pd.DataFrame:
             "missing_in_window": missing,
         }
     )
+
+
+MATRIX_CHUNK_ROWS = 1 << 16
+
+
+def _nan_cells(values) -> np.ndarray:
+    """NaN cells per matrix row, read in chunks of rows: the matrix may be memory-mapped shards (a set written by
+    `barstore dataset`), which are never read whole."""
+    counts = [
+        np.isnan(values[lo : lo + MATRIX_CHUNK_ROWS]).sum(axis=1) for lo in range(0, len(values), MATRIX_CHUNK_ROWS)
+    ]
+    return np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
 
 
 def alignment(con, spec: ModelSpec, ds: WindowDataset) -> pd.DataFrame:

@@ -2,8 +2,8 @@
 
 Deterministic on the CPU: the batch order comes from a generator seeded with `seed`, dropout from torch's global
 RNG seeded inside `seeded(seed)` (and restored afterwards, so training leaves the caller's RNG as it was), and
-each batch is gathered from the shared float64 matrix by index in the same order. Same data + same seed gives
-the same weights, bit for bit.
+each batch is gathered from the float64 matrix by index in the same order (training.batches: the matrix held
+whole, or memory-mapped shards). Same data + same seed gives the same weights, bit for bit, from either.
 
 Loss: binary cross-entropy of the direction logit against "return > 0", plus, for the models with a return
 head, the Huber loss of the standardized predicted return (Huber rather than squared error: crypto returns
@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from barstore.networks import infer
+
+from .batches import TrainingBatches
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,7 +84,7 @@ def loss_of(out: Outputs, returns: torch.Tensor, scale: LabelScale, config: Trai
 def fit(
     network: torch.nn.Module,
     inputs: InputPipeline,
-    matrix: torch.Tensor,
+    matrix,  # the float64 matrix (a tensor), or shard rows that read their own windows (training.batches)
     train: Samples,
     validation: Samples,
     scale: LabelScale,
@@ -117,14 +119,13 @@ def fit(
                 disable=not console.is_terminal,
             ) as bar:
                 task = bar.add_task("train", total=len(batches))
-                for batch in batches:
-                    x = inputs(matrix, train.ends[batch], device)
-                    loss = loss_of(network(x), train.returns[batch].to(device), scale, config)
+                for windows, returns in TrainingBatches(matrix, inputs.steps, train, batches):
+                    loss = loss_of(network(inputs.prepare(windows, device)), returns.to(device), scale, config)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                     optimizer.step()
-                    total += float(loss.detach()) * len(batch)
+                    total += float(loss.detach()) * len(returns)
                     bar.advance(task)
             train_seconds += time.perf_counter() - epoch_start
             history.train_loss.append(total / len(train.ends))

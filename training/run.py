@@ -17,8 +17,6 @@ and the path of the validation report that let it train.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -111,10 +109,13 @@ def fit_dataset(
     selection: Selection | None = None,
     config: TrainingConfig | None = None,
     network_sizes: dict | None = None,
+    shards: dict | None = None,
+    fingerprint: str | None = None,
 ) -> RunResult:
     """Train `spec`'s network on the train split of `dataset`, stop early on the validation split, report on
     validation and test, and save the run. `network_sizes` (hidden_size, num_layers) shrinks a sequence model
-    for quick runs; the checkpoint records whatever was trained."""
+    for quick runs; the checkpoint records whatever was trained. A dataset read from shards (training.shards)
+    comes with the set's description (`shards`, recorded) and its data fingerprint, already taken."""
     from rich.console import Console
 
     from barstore.checkpoints import CURVES_FILE, TrainedModel, make_run_id, new_run_dir, save_run
@@ -140,7 +141,7 @@ def fit_dataset(
             raise BarstoreError(f"{spec.name}: the {name} split has no samples; select more data")
     train, validation = (Samples(parts[n].ends, parts[n].labels) for n in ("train", "validation"))
 
-    fingerprint = data_fingerprint(dataset, splits)
+    fingerprint = fingerprint or data_fingerprint(dataset, splits)
     fit_ends = train.ends
     if len(fit_ends) > config.normalizer_max_samples:
         fit_ends = fit_ends[evenly_spaced(len(fit_ends), config.normalizer_max_samples)]
@@ -182,6 +183,7 @@ def fit_dataset(
         "periods": {name: _period(part) for name, part in parts.items()},
         "symbols": sorted(dataset.symbol_names[c] for c in np.unique(dataset.symbol_codes)),
         "selection": selection.describe() if selection else None,
+        "shards": shards,  # None: built from the warehouse; else the set `barstore train --from DIR` read
         "validation_report": report_path,
         "git_commit": commit,
         "git_dirty": dirty,
@@ -253,25 +255,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def data_fingerprint(dataset: WindowDataset, splits: Splits) -> str:
-    """sha256 of exactly what the run learns from and is judged on: the columns and window length, the values
-    of every matrix row some window covers, each window's end among those rows, the labels, and the split
-    membership. Rows no window covers do not count, so widening the retrieval alone keeps the fingerprint.
-    The matrix is hashed in chunks of rows: never copied whole."""
-    values = dataset.matrix.numpy()
-    ends = dataset.ends.numpy()
-    n, steps = len(values), dataset.steps
-    edges = np.bincount(ends - steps + 1, minlength=n + 1) - np.bincount(ends + 1, minlength=n + 1)
-    covered = np.cumsum(edges[:n]) > 0
-    digest = hashlib.sha256(json.dumps({"columns": list(dataset.columns), "steps": steps}).encode())
-    chunk = 1 << 16
-    for start in range(0, n, chunk):
-        digest.update(np.ascontiguousarray(values[start : start + chunk][covered[start : start + chunk]]).tobytes())
-    rank = np.cumsum(covered) - 1  # each covered row's position among the covered rows
-    digest.update(rank[ends].astype("<i8").tobytes())
-    digest.update(dataset.labels.numpy().astype("<f8").tobytes())
-    for positions in (splits.train, splits.validation, splits.test):
-        digest.update(b"|" + np.asarray(positions, dtype="<i8").tobytes())
-    return digest.hexdigest()
+    """barstore.windows.fingerprint's sha256 of exactly what the run learns from and is judged on (the values of
+    every matrix row some window covers, each window's end among them, the labels, the split membership)."""
+    from barstore.windows.fingerprint import data_fingerprint as fingerprint
+
+    ends, labels = dataset.ends.numpy(), dataset.labels.numpy()
+    return fingerprint(dataset.columns, dataset.steps, dataset.aligned.values, ends, labels, splits)
 
 
 def git_state(ws: Workspace) -> tuple[str | None, bool | None]:

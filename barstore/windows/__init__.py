@@ -7,7 +7,10 @@
 - `labels.forward_returns`: the label of each step, from later bars only;
 - `build.window_dataset`: all of it as a torch Dataset (`WindowDataset`), for a ModelSpec;
 - `selection`: the samples a command selects (`Selection`, `select_dataset`), and `selected_data`, a selection's
-  dataset and walk-forward splits read from one warehouse snapshot: built once, validated, then trained on.
+  dataset and walk-forward splits read from one warehouse snapshot: built once, validated, then trained on;
+- `export.export_dataset`: a selection's dataset written as shards by symbol with a manifest (`shards`: the
+  format, read back memory-mapped), the same set the Spark engine writes (barstore.spark.dataset);
+  `fingerprint.data_fingerprint`: the hash of what a run learns from, for a dataset or a written set.
 
 Nothing here imports torch or Feast at import time; `window_dataset` does when called.
 """

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +15,7 @@ from barstore.feature_store import open_store
 from barstore.home import resolve_home
 from barstore.warehouse import connect, query_arrow
 
-from .index import AlignedMatrix, evenly_spaced, window_ends
+from .index import AlignedMatrix, WindowIndex, evenly_spaced, window_ends
 from .labels import forward_returns
 from .retrieval import aligned_matrix
 from .spine import step_spine
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from barstore.specs import ModelSpec
 
     from .dataset import WindowDataset
+
+T = TypeVar("T")
 
 
 def window_dataset(
@@ -46,14 +50,21 @@ def window_dataset(
     ws = resolve_home(home)
     con = con or connect(ws.warehouse, read_only=True)  # training only reads
     store = store or open_store(ws)
-    spine = step_spine(con, spec, symbols=symbols, end=end)
-    labels, label_times = _labels_for(con, spec, spine)
+    spine, labels, label_times = spine_and_labels(con, spec, symbols, end)
     if max_samples is not None:
         return _sampled_dataset(store, spec, spine, labels, label_times, start, stride, max_samples)
     matrix = aligned_matrix(store, spec, spine)
     index = window_ends(matrix, spec.steps, labels)
     index.ends = index.ends[_kept(matrix, index.ends, start, stride)]
     return WindowDataset(matrix, index, spec.steps, labels, label_times)
+
+
+def spine_and_labels(
+    con, spec: ModelSpec, symbols: list[str] | None, end: datetime | None
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """The step spine of these symbols (all: None) up to `end`, and each step's label and label time."""
+    spine = step_spine(con, spec, symbols=symbols, end=end)
+    return spine, *_labels_for(con, spec, spine)
 
 
 def _kept(matrix: AlignedMatrix, ends: np.ndarray, start: datetime | None, stride: int) -> np.ndarray:
@@ -74,38 +85,78 @@ def _sampled_dataset(store, spec, spine: pa.Table, labels, label_times, start, s
     retrieval of only the rows those windows span."""
     from .dataset import WindowDataset
 
-    skeleton = AlignedMatrix.from_arrow(spine, [], [])
-    possible = window_ends(skeleton, spec.steps, labels)
-    candidates = possible.ends[_kept(skeleton, possible.ends, start, stride)]
-    if spine.num_rows and not len(candidates):  # steps but no window: say why without reading any feature
+    order = sample_candidates(spec, spine, labels, start, stride)
+    if spine.num_rows and not len(order):  # steps but no window: say why without reading any feature
+        possible = window_ends(AlignedMatrix.from_arrow(spine, [], []), spec.steps, labels)
         empty = AlignedMatrix.from_arrow(spine.slice(0, 0), [], [])
         empty.values, empty.columns = np.empty((0, len(spec.columns))), list(spec.columns)
         possible.ends = possible.ends[:0]
         return WindowDataset(empty, possible, spec.steps, labels[:0], label_times[:0])
-    order = candidates[np.lexsort((skeleton.symbol_codes[candidates], skeleton.times[candidates]))]
+
+    def retrieve(chosen: np.ndarray) -> tuple[np.ndarray, SampledPart]:
+        part = retrieve_chosen(store, spec, spine, labels, chosen)
+        return part.kept, part
+
+    part = choose_samples(order, wanted, retrieve)
+    part.index.dropped = {**part.index.dropped, "not sampled": int(len(order) - len(part.index.ends))}
+    return WindowDataset(part.matrix, part.index, spec.steps, labels[part.rows], label_times[part.rows])
+
+
+def sample_candidates(spec: ModelSpec, spine: pa.Table, labels: np.ndarray, start, stride: int) -> np.ndarray:
+    """Spine rows that may end a window (from the spine and the labels alone: no feature is read), sorted by
+    decision time, then symbol: what `max_samples` picks from."""
+    skeleton = AlignedMatrix.from_arrow(spine, [], [])
+    possible = window_ends(skeleton, spec.steps, labels)
+    candidates = possible.ends[_kept(skeleton, possible.ends, start, stride)]
+    return candidates[np.lexsort((skeleton.symbol_codes[candidates], skeleton.times[candidates]))]
+
+
+def choose_samples(order: np.ndarray, wanted: int, retrieve: Callable[[np.ndarray], tuple[np.ndarray, T]]) -> T:
+    """Choose `wanted` of the candidate window ends `order` evenly, and retrieve them: `retrieve(chosen)` (spine
+    rows) returns the chosen ends it kept (all features present) and its result. A round that kept fewer
+    than wanted is followed by one that adds as many untried candidates, again evenly, to those kept; the last
+    round's result is returned. The Spark engine retrieves the same choices in tasks (barstore.spark.dataset)."""
     chosen = order[evenly_spaced(len(order), min(wanted, len(order)))] if len(order) else order
     tried = np.zeros(0, dtype=np.int64)
     for _ in range(SAMPLING_ROUNDS):
         tried = np.union1d(tried, chosen)
-        rows = _rows_of(chosen, spec.steps, spine.num_rows)
-        part = spine.take(pa.array(rows)).set_column(
-            spine.schema.get_field_index("break_before"),
-            "break_before",
-            pa.array(_breaks(spine["break_before"].to_numpy(zero_copy_only=False), rows)),
-        )
-        matrix = aligned_matrix(store, spec, part)
-        index = window_ends(matrix, spec.steps, labels[rows])
-        ends_in_spine = rows[index.ends]
-        keep = np.isin(ends_in_spine, chosen)
-        index.ends = index.ends[keep]
-        short = wanted - len(index.ends)
+        kept, result = retrieve(chosen)
+        short = wanted - len(kept)
         rest = order[~np.isin(order, tried)]
         if short <= 0 or not len(rest):
             break
         more = rest[evenly_spaced(len(rest), min(short, len(rest)))]
-        chosen = np.sort(np.concatenate([rows[index.ends], more]))
-    index.dropped = {**index.dropped, "not sampled": int(len(order) - len(index.ends))}
-    return WindowDataset(matrix, index, spec.steps, labels[rows], label_times[rows])
+        chosen = np.sort(np.concatenate([kept, more]))
+    return result
+
+
+@dataclass
+class SampledPart:
+    """One round's retrieval: the spine rows the chosen windows span, their features, and the chosen windows
+    whose features are all present."""
+
+    rows: np.ndarray  # spine rows retrieved, ascending
+    matrix: AlignedMatrix  # one row per retrieved spine row
+    index: WindowIndex  # the kept chosen windows, as rows of `matrix`
+
+    @property
+    def kept(self) -> np.ndarray:
+        """The kept windows' ends as spine rows."""
+        return self.rows[self.index.ends]
+
+
+def retrieve_chosen(store, spec: ModelSpec, spine: pa.Table, labels: np.ndarray, chosen: np.ndarray) -> SampledPart:
+    """Features of only the spine rows the windows ending at `chosen` (spine rows) span."""
+    rows = _rows_of(chosen, spec.steps, spine.num_rows)
+    part = spine.take(pa.array(rows)).set_column(
+        spine.schema.get_field_index("break_before"),
+        "break_before",
+        pa.array(_breaks(spine["break_before"].to_numpy(zero_copy_only=False), rows)),
+    )
+    matrix = aligned_matrix(store, spec, part)
+    index = window_ends(matrix, spec.steps, labels[rows])
+    index.ends = index.ends[np.isin(rows[index.ends], chosen)]
+    return SampledPart(rows, matrix, index)
 
 
 def _rows_of(ends: np.ndarray, steps: int, n: int) -> np.ndarray:

@@ -17,10 +17,7 @@ def retrieve(store, spec: ModelSpec, spine: pa.Table) -> pa.Table:
     """One row per spine row, in spine order: the model's features as of each step (Feast PIT join), and with
     the warehouse offline store each view's matched event time (`<view>__event_timestamp`)."""
     if spine.num_rows == 0:
-        raise BarstoreError(
-            f"{spec.name} has no {spec.timeframe} steps for this selection: no symbol selected has complete "
-            f"{spec.timeframe} bars in the time range (check --symbols, --since, --until and `barstore build`)"
-        )
+        raise no_steps(spec)
     entity_df = spine.select(["symbol", "event_timestamp"]).to_pandas()
     with matched_event_times():
         job = store.get_historical_features(
@@ -34,6 +31,13 @@ def retrieve(store, spec: ModelSpec, spine: pa.Table) -> pa.Table:
     if not same:
         raise RuntimeError("the offline store changed the entity order; windows would be misaligned")
     return table.append_column("break_before", spine["break_before"])
+
+
+def no_steps(spec: ModelSpec) -> BarstoreError:
+    return BarstoreError(
+        f"{spec.name} has no {spec.timeframe} steps for this selection: no symbol selected has complete "
+        f"{spec.timeframe} bars in the time range (check --symbols, --since, --until and `barstore build`)"
+    )
 
 
 CHUNK_ROWS = 250_000  # spine rows per retrieval: the Arrow frames of one chunk exist beside the matrix, not all

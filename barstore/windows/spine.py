@@ -74,9 +74,17 @@ def step_spine(
 
     `start` drops earlier steps after the links are computed, so the first kept step still knows whether it
     follows a break; `last` keeps only each symbol's latest steps (what an online window needs)."""
-    query = SPINE_SQL.format(view=spec.step_view)
-    return query_arrow(
-        con,
-        query,
-        {"symbols": symbols, "start": start, "end": end, "last": last, "bar_seconds": seconds(spec.timeframe)},
-    )
+    return query_arrow(con, SPINE_SQL.format(view=spec.step_view), _parameters(spec, symbols, start, end, last))
+
+
+def step_counts(
+    con: duckdb.DuckDBPyConnection, spec: ModelSpec, symbols: list[str] | None = None, end: datetime | None = None
+) -> list[tuple[str, int]]:
+    """(symbol, steps) of the spine `step_spine` returns, in its symbol order, without reading the spine out: how
+    a distributed build cuts the symbols into tasks of similar size."""
+    query = f"SELECT symbol, count(*) FROM ({SPINE_SQL.format(view=spec.step_view)}) GROUP BY symbol ORDER BY symbol"
+    return con.execute(query, _parameters(spec, symbols, None, end, None)).fetchall()
+
+
+def _parameters(spec: ModelSpec, symbols, start, end, last) -> dict:
+    return {"symbols": symbols, "start": start, "end": end, "last": last, "bar_seconds": seconds(spec.timeframe)}
