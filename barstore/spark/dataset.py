@@ -82,11 +82,7 @@ def export_dataset_spark(
     con = connect(ws.warehouse, read_only=True, snapshot=selection.snapshot)
     try:
         selection = replace(selection, snapshot=snapshot_id(con))  # every task reads this snapshot
-        with (
-            staged_set(out) as staging,
-            reading_snapshot(ws.warehouse, selection.snapshot),
-            spark_session(settings, app=f"barstore dataset {spec.name}") as spark,
-        ):
+        with staged_set(out) as staging, spark_session(settings, app=f"barstore dataset {spec.name}") as spark:
             job = DatasetJob(
                 str(ws.home),
                 str(ws.project_dir),
@@ -139,6 +135,8 @@ def _sampled(spark, job: DatasetJob, con, spec: ModelSpec, settings: SparkSettin
 
     results = choose_samples(order, sel.max_samples, retrieve)
     samples = sum(shard["samples"] for r in results for shard in r["shards"])
+    if samples > sel.max_samples:  # choose_samples never keeps more; select_dataset would cut them evenly
+        raise RuntimeError(f"{samples} samples kept of --max-samples {sel.max_samples}")
     return results, _summed(r["dropped"] for r in results) | {"not sampled": int(len(order) - samples)}
 
 

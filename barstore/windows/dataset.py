@@ -43,7 +43,7 @@ class WindowDataset(Dataset):
     def subset(self, samples: np.ndarray) -> WindowDataset:
         """The samples at these positions, in this order; the matrix is shared, not copied."""
         samples = np.asarray(samples, dtype=np.int64)
-        out = object.__new__(WindowDataset)
+        out = object.__new__(type(self))  # a subclass's (training.shards: rows read from disk) stays one
         out.__dict__.update(self.__dict__)
         out.ends = self.ends[torch.from_numpy(samples)]
         out.labels = self.labels[torch.from_numpy(samples)]
