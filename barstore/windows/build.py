@@ -64,7 +64,7 @@ def spine_and_labels(
 ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """The step spine of these symbols (all: None) up to `end`, and each step's label and label time."""
     spine = step_spine(con, spec, symbols=symbols, end=end)
-    return spine, *_labels_for(con, spec, spine)
+    return spine, *_labels_for(con, spec, spine, symbols)
 
 
 def _kept(matrix: AlignedMatrix, ends: np.ndarray, start: datetime | None, stride: int) -> np.ndarray:
@@ -174,10 +174,10 @@ def _breaks(break_before: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _labels_for(con, spec, spine: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """The label and label time of each spine row, in spine order (NaN / NaT where the horizon lies beyond the
-    data)."""
-    labels = forward_returns(con, spec)
+def _labels_for(con, spec, spine: pa.Table, symbols: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The label and label time of each spine row (of these symbols: None, all), in spine order (NaN / NaT where
+    the horizon lies beyond the data)."""
+    labels = forward_returns(con, spec, symbols)
     keys = spine.select(["symbol", "event_timestamp"]).append_column(
         "row", pa.array(np.arange(spine.num_rows, dtype=np.int64))
     )

@@ -79,12 +79,17 @@ ASOF LEFT JOIN bars AS f ON f.symbol = t.symbol AND f.ts_close <= t.target_close
 """
 
 
-def forward_returns(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> pa.Table:
+def forward_returns(con: duckdb.DuckDBPyConnection, spec: ModelSpec, symbols: list[str] | None = None) -> pa.Table:
     """symbol, event_timestamp, label (close at the horizon / close now - 1) and label_time (the close time of the
-    bar the label reads: the first instant the label is known) for every step of the model."""
+    bar the label reads: the first instant the label is known) for every step of the model, of these symbols only
+    when given (a symbol's labels read its own bars and its calendar alone)."""
     if spec.horizon.bars:
         query, k = BY_BARS, spec.horizon.bars
     else:
         query, k = BY_TRADING_DAYS, spec.horizon.trading_days
-    bars = f"(SELECT * FROM bars_{spec.timeframe} WHERE is_complete)"  # the complete bars the steps close
-    return query_arrow(con, query.format(bars=bars), {"k": k})
+    # the complete bars the steps close
+    bars = (
+        f"(SELECT * FROM bars_{spec.timeframe} WHERE is_complete "
+        "AND ($symbols IS NULL OR list_contains($symbols, symbol)))"
+    )
+    return query_arrow(con, query.format(bars=bars), {"k": k, "symbols": symbols})
