@@ -2,8 +2,8 @@
 
 The task opens an in-memory DuckDB, attaches the warehouse read-only at the snapshot the driver pinned, and
 makes the shard's world in it: `raw.*` as views of the warehouse's raw tables cut to the shard's symbols, the
-broadcast tables the driver built, the per-symbol tables the build does not touch (views, cut to the shard), and
-the shard's rows of every incremental target (tables: the increment deletes and inserts there). Then
+broadcast tables the driver built, and the per-symbol tables it reads but does not build (views of the
+warehouse, cut to the shard). Then
 `run_models` builds the plan's task models exactly as a local build would (same macros, same queries, same
 incremental windows), and each sharded model's new rows are written to the staging folder as Parquet, with the
 window they replace when the build was an increment. The driver registers them (barstore.spark.build).
@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from .. import lake
-from ..transform.incremental import RunRecord
+from ..transform.incremental import RunRecord, fill_incremental_window
 from ..transform.project import Project, load_project
 from ..transform.runner import existing_relations, materialize_here, run_models
 from ..warehouse import quote_ident
@@ -42,6 +42,7 @@ RAW_BY_SYMBOL = {
     "futures_roots": "root",
 }
 RAW_WHOLE = ("calendars", "sessions")
+SHARD_ROWS, NEW_ROWS = "__stored", "__new"  # an incremental target's stored rows (a view) and its increment
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class ShardJob:
     broadcast_files: dict[str, str]  # broadcast table built this run -> its Parquet file in the staging folder
     broadcast_in_lake: list[str]
     symbol_inputs: list[str]
-    incremental_targets: list[str]  # incremental models the warehouse already holds: copied for the increment
+    incremental_targets: list[str]  # incremental models the warehouse already holds (increments overlay them)
     staging: str
     full_refresh: bool = False
     batch_symbols: int = 32
@@ -136,38 +137,63 @@ def _shard_world(con, job: ShardJob, project: Project, symbols: list[str]) -> No
         con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM read_parquet(?)", [path])
     for name in job.broadcast_in_lake:
         con.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM lake.main.{quote_ident(name)}")
-    for kind, names in (("VIEW", job.symbol_inputs), ("TABLE", job.incremental_targets)):
-        for name in names:
-            column = quote_ident(project.models[name].partition_column)
-            con.execute(
-                f"CREATE {kind} {quote_ident(name)} AS "
-                f"SELECT * FROM lake.main.{quote_ident(name)} WHERE {column} IN {shard}"
-            )
+    for name, suffix in [(n, "") for n in job.symbol_inputs] + [(n, SHARD_ROWS) for n in job.incremental_targets]:
+        column = quote_ident(project.models[name].partition_column)
+        con.execute(
+            f"CREATE VIEW {quote_ident(name + suffix)} AS "
+            f"SELECT * FROM lake.main.{quote_ident(name)} WHERE {column} IN {shard}"
+        )
 
 
 class _Export:
-    """materialize_here, then the sharded model's new rows (and the window they replace) to the staging folder."""
+    """materialize_here, then the sharded model's new rows (and the window they replace) to the staging folder.
+
+    An increment of a target the warehouse holds is not applied to a copy of the shard's history: the target
+    becomes a view of the warehouse's rows outside the window plus the new rows inside it, which is what the
+    local build's DELETE + INSERT leaves, so the models after it read the same rows without the task copying
+    years of history for a one-minute append."""
 
     def __init__(self, job: ShardJob, tag: str):
         self.job, self.tag, self.rows = job, tag, []
 
     def __call__(self, con, project: Project, model, record: RunRecord | None, existing, reason):
-        mode, rows, reason = materialize_here(con, project, model, record, existing, reason)
+        overlaid = model.name in self.job.incremental_targets and reason is None
+        if overlaid:
+            mode, rows = self._overlay(con, project, model, record)
+        else:
+            mode, rows, reason = materialize_here(con, project, model, record, existing, reason)
         if model.name in self.job.sharded and mode in ("full", "incremental"):
             folder = Path(self.job.staging) / "shards" / model.name
             folder.mkdir(parents=True, exist_ok=True)
             data, window = folder / f"{self.tag}.parquet", ""
-            target = quote_ident(model.name)
             if mode == "full":
-                _copy(con, f"SELECT * FROM {target}", data)
+                _copy(con, f"SELECT * FROM {quote_ident(model.name)}", data)
             else:
-                part, ts = quote_ident(model.partition_column), quote_ident(model.time_column)
-                inside = f"JOIN build_window w ON m.{part} = w.symbol WHERE m.{ts} >= w.since"
-                _copy(con, f"SELECT m.* FROM {target} m {inside}", data)
+                _copy(con, f"SELECT * FROM {quote_ident(model.name + NEW_ROWS)}", data)
                 window = str(folder / f"{self.tag}.window.parquet")
                 _copy(con, "SELECT * FROM build_window", Path(window))
             self.rows.append({"model": model.name, "mode": mode, "data": str(data), "window": window, "rows": rows})
         return mode, rows, reason
+
+    def _overlay(self, con, project: Project, model, record: RunRecord) -> tuple[str, int]:
+        name, shard = quote_ident(model.name), quote_ident(model.name + SHARD_ROWS)
+        new = quote_ident(model.name + NEW_ROWS)
+        part, ts = quote_ident(model.partition_column), quote_ident(model.time_column)
+        if fill_incremental_window(con, project, model, record) == 0:
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {shard}")
+            return "up to date", 0
+        rows = con.execute(
+            f"CREATE TABLE {new} AS SELECT m.* FROM (\n{model.sql}\n) AS m "
+            f"JOIN build_window w ON m.{part} = w.symbol WHERE m.{ts} >= w.since"
+        ).fetchone()[0]
+        window = quote_ident(model.name + "__window")
+        con.execute(f"CREATE TABLE {window} AS SELECT * FROM build_window")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {shard} AS o WHERE NOT EXISTS ("
+            f"SELECT 1 FROM {window} AS w WHERE w.symbol = o.{part} AND o.{ts} >= w.since) "
+            f"UNION ALL BY NAME SELECT * FROM {new}"
+        )
+        return "incremental", rows
 
 
 def _copy(con, query: str, path: Path) -> None:
