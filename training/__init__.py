@@ -6,7 +6,9 @@
     result.metrics["test"]["accuracy"] # with its sample count, 95% interval and the majority-class baseline
 
 `train_model` builds the selection's data once (barstore.windows.selection.selected_data), has the validation
-gate (expectations.gate) check it, and trains only on what passed. The windows themselves:
+gate (expectations.gate) check it, and trains only on what passed; `training.shards.train_from_shards` does the
+same for a set `barstore dataset` wrote, streamed from its shards (same set and seed: the same weights). The
+windows themselves:
 
     from training import training_dataset
     ds = training_dataset(MODELS["seq300_minute"], home=".barstore", symbols=["BTCUSDT"])

@@ -7,12 +7,12 @@
 splits, cut with [training] split_shares, from one warehouse snapshot), has the validation gate check it
 (expectations.gate.validate_model), and fits on it only if it passes: a selection that fails validation raises
 ValidationFailed before anything is trained. `fit_dataset` is everything after the gate, for a dataset and
-splits in hand.
+splits in hand (also a set read from shards: training.shards).
 
 What a run records, so it can be reproduced and audited: the feature names in window order, the window length
 and horizon, the input normalization and label scale (fit on the training split only), a fingerprint of the
 exact data (the rows of every window, the labels and the split membership), the project's git commit, the seed,
-and the path of the validation report that let it train.
+and the path of the validation report that let it train; for a run from shards, the set it read (`shards`).
 """
 
 from __future__ import annotations

@@ -136,4 +136,3 @@ def _warehouse_at(ws: Workspace, snapshot: int, directory):
             f"{directory} was written from snapshot {snapshot} of {ws.warehouse}, which this warehouse cannot read "
             f"({str(err).splitlines()[0]}); the gate checks a set against the data it came from"
         ) from None
-
