@@ -296,6 +296,28 @@ def _stage_spark(run: DemoRun) -> str:
     )
 
 
+def _stage_spark_dataset(run: DemoRun) -> str:
+    """seq300_minute's training set written by Spark tasks as shards by symbol, ready for a GPU machine to train on
+    with `barstore train seq300_minute --from DIR` (the same weights as training here with the same seed)."""
+    import shutil
+
+    from ..spark.dataset import export_dataset_spark
+    from ..spark.settings import spark_settings
+    from ..specs import MODELS
+    from ..windows.selection import Selection
+
+    out = run.ws.home / "sets" / "seq300_minute"
+    shutil.rmtree(out, ignore_errors=True)
+    settings = spark_settings(run.ws.project_dir).with_options("local[2]", None)
+    manifest = export_dataset_spark(
+        run.ws, MODELS["seq300_minute"], Selection(max_samples=run.max_samples), out, settings
+    )
+    run.hints.append(
+        f"barstore train seq300_minute --from {out} --epochs 1{_home_flag(run.ws)}   (train from the shards)"
+    )
+    return f"{len(manifest['shards'])} shards, {manifest['samples']:,} samples in {out}"
+
+
 STAGES: list[Stage] = [
     Stage("prepare bar files", _stage_files),
     Stage("ingest into raw.bars", _stage_ingest, spinner=False),
@@ -309,6 +331,7 @@ STAGES: list[Stage] = [
         f"backtest the last {DEMO_BACKTEST_DAYS} days walk-forward (models retrained)", _stage_backtest, spinner=False
     ),
     Stage("build the same models on Spark and compare", _stage_spark),
+    Stage("write a training set as shards by symbol on Spark", _stage_spark_dataset),
 ]
 
 
