@@ -46,6 +46,7 @@ from ..transform.selectors import select_models
 from ..warehouse import compact_warehouse, quote_ident, write_transaction
 from ..writer_lock import say_waiting
 from .plan import BuildPlan, plan_build
+from .session import spark_session, task_error
 from .settings import SparkSettings
 from .shard_build import ShardJob, run_shard
 
@@ -88,8 +89,6 @@ def build_with_spark(
     spark=None,
 ) -> SparkBuild:
     """Build the selected models on Spark (a session from `settings`, or `spark`); all or nothing."""
-    from .session import spark_session
-
     project = load_project(sql_dir)
     selected = select_models(project, select)
     plan = plan_build(project, selected)
@@ -206,7 +205,7 @@ def run_job(spark, job: ShardJob, shards: list[list[list[str]]], show: bool) -> 
     try:
         rows = frame.mapInArrow(partial(_task, job), MANIFEST_SCHEMA).collect()
     except Exception as err:  # a task that failed every attempt: Spark's error carries the worker's traceback
-        raise BarstoreError(f"the distributed build failed, nothing was committed: {_worker_error(err)}") from None
+        raise BarstoreError(f"the distributed build failed, nothing was committed: {task_error(err)}") from None
     finally:
         if watcher:
             watcher.set()
@@ -215,17 +214,6 @@ def run_job(spark, job: ShardJob, shards: list[list[list[str]]], show: bool) -> 
     if missing and job.sharded:
         raise BarstoreError(f"the distributed build lost shards {sorted(missing)}: nothing was committed")
     return outputs
-
-
-def _worker_error(err: Exception) -> str:
-    """The Python exception a task raised (its last line), else Spark's own first line."""
-    text = str(err)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    python = [line for line in lines if line.startswith(("barstore.", "duckdb.", "_duckdb.")) and ": " in line]
-    if python:
-        return python[-1].split(": ", 1)[1]
-    lost = [line for line in lines if "Python worker exited unexpectedly" in line or " failed " in line]
-    return (lost or lines or [type(err).__name__])[0][:500]
 
 
 def _progress(spark, total: int) -> threading.Event:

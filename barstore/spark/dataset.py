@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -44,7 +43,7 @@ from ..windows.index import AlignedMatrix, window_ends
 from ..windows.retrieval import no_steps
 from ..windows.shards import SHARDS, shard_name, shards_of
 from ..windows.spine import step_counts
-from .session import spark_session
+from .session import spark_session, task_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -147,7 +146,7 @@ def _run(spark, job: DatasetJob, tasks: list[tuple]) -> list[dict]:
     try:
         results = context.parallelize(tasks, numSlices=len(tasks)).mapPartitions(partial(_task, job)).collect()
     except Exception as err:  # py4j/PythonException: the task's own error is the message's last "...Error: ..." line
-        raise BarstoreError(f"the Spark job writing {job.model}'s training set failed: {_task_error(err)}") from None
+        raise BarstoreError(f"the Spark job writing {job.model}'s training set failed: {task_error(err)}") from None
     return sorted(results, key=lambda r: r["group"])
 
 
@@ -258,8 +257,3 @@ def _summed(counts) -> dict[str, int]:
     for c in counts:
         total.update(c)
     return {k: int(v) for k, v in total.items()}
-
-
-def _task_error(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if re.match(r"\s*[\w.]+(Error|Exception): ", line)]
-    return lines[-1] if lines else str(err).strip().splitlines()[0][:400]

@@ -4,6 +4,7 @@ running this interpreter, so tasks import the same barstore, DuckDB and extensio
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,3 +56,14 @@ def spark_session(settings: SparkSettings, app: str = "barstore") -> Iterator:
         yield session
     finally:
         session.stop()
+
+
+def task_error(err: Exception) -> str:
+    """What made a Spark job fail, in a line: the Python exception a task raised (the traceback's last
+    `...Error: ...` line), else a worker's death as Spark reports it, else Spark's own first line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"[\w.]+(Error|Exception): ", line)]
+    if raised:
+        return raised[-1]
+    lost = [line for line in lines if "Python worker exited unexpectedly" in line or " failed " in line]
+    return (lost or lines or [type(err).__name__])[0][:500]
