@@ -94,3 +94,14 @@ def minute_bars():
         ]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark (2 cores, tasks retried up to 4 times) for every Spark test: the JVM starts once."""
+    pytest.importorskip("pyspark", reason="the Spark engine needs pyspark (pip install 'barstore[spark]')")
+    from barstore.spark.session import spark_session
+    from barstore.spark.settings import SparkSettings
+
+    with spark_session(SparkSettings(master="local[2]")) as session:
+        yield session

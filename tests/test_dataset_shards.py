@@ -49,19 +49,17 @@ def fs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sets(fs, tmp_path_factory):
-    """model -> (the local engine's set, the Spark engine's set), written once."""
+def sets(fs, spark, tmp_path_factory):
+    """model -> (the local engine's set, the Spark engine's set), written once (on the suite's one Spark)."""
     from barstore.spark.dataset import export_dataset_spark
-    from barstore.spark.session import spark_session
 
     ws, _, _ = fs
     out = tmp_path_factory.mktemp("sets")
     written = {}
-    with spark_session(SPARK):
-        for name, sel in SELECTIONS.items():
-            export_dataset(ws, MODELS[name], sel, out / f"{name}-local")
-            export_dataset_spark(ws, MODELS[name], sel, out / f"{name}-spark", SPARK)
-            written[name] = (out / f"{name}-local", out / f"{name}-spark")
+    for name, sel in SELECTIONS.items():
+        export_dataset(ws, MODELS[name], sel, out / f"{name}-local")
+        export_dataset_spark(ws, MODELS[name], sel, out / f"{name}-spark", SPARK)
+        written[name] = (out / f"{name}-local", out / f"{name}-spark")
     return written
 
 

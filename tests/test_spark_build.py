@@ -45,15 +45,6 @@ def _slice(folder, name, lo, hi):
 
 
 @pytest.fixture(scope="module")
-def spark():
-    need_data(SOURCE)
-    from barstore.spark.session import spark_session
-
-    with spark_session(SparkSettings(master="local[2]")) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
 def bars(tmp_path_factory):
     need_data(SOURCE)
     folder = tmp_path_factory.mktemp("bars")
