@@ -83,7 +83,7 @@ def run(home: Path, engine: str, master: str = "", partitions: int = 0) -> dict:
         [sys.executable, "-c", RUN_ONE, str(home), engine, master or "-", str(partitions)],
         cwd=PROJECT_DIR,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
     peak = [0.0]
@@ -95,10 +95,10 @@ def run(home: Path, engine: str, master: str = "", partitions: int = 0) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, _ = proc.communicate()
+    out, err = proc.communicate()
     sampler.join()
     if proc.returncode:
-        raise SystemExit(f"{engine} {master} failed ({proc.returncode})")
+        raise SystemExit(f"{engine} {master} failed ({proc.returncode}):\n{err[-3000:]}")
     result = json.loads(out.strip().splitlines()[-1])
     result["tree_mb"] = peak[0]
     return result
