@@ -2,9 +2,13 @@
 and training (tiny networks, 1 epoch).
 
 What must hold: a fold's decisions do not change when every bar after the fold is scrambled; the same seed gives
-the same decisions and numbers; report.md's table is the saved decisions run through backtest.positions and
-backtest.metrics again; training data ends before each fold by at least the horizon; the decision windows are
-the tensors the training path cuts.
+the same training, predictions and decisions (a fold run again, alone, reproduces them); report.md's table is the
+saved decisions run through backtest.positions and backtest.metrics again, and the models' accuracies are their
+predictions scored on the labels; training data ends before each fold by at least the horizon; the decision
+windows are the tensors the training path cuts.
+
+The backtest runs three times: the fixture's two folds, fold 1 again on bars scrambled after it, fold 2 again alone
+on bars scrambled from its first decision.
 """
 
 from __future__ import annotations
@@ -113,8 +117,8 @@ def test_decision_windows_are_the_training_paths_windows(workspace, first):
 
 def test_no_lookahead_scrambled_future_bars_leave_a_fold_unchanged(workspace, first, tmp_path):
     """Every bar starting at or after fold 1's last decision gets other prices and volumes; the workspace is
-    rebuilt and the backtest rerun on fold 1: its predictions and decisions are identical, although the bars it
-    is scored on (horizon prices) and fold 2's prices did change."""
+    rebuilt and the backtest rerun on fold 1 with the same seed: its predictions and decisions are identical,
+    although the bars it is scored on (horizon prices) and fold 2's prices did change."""
     fold = first.folds[0]
     scrambled = scrambled_copy(workspace.home, tmp_path / "scrambled", fold.last_decision)
     from barstore.feature_store import open_store
@@ -137,19 +141,23 @@ def test_no_lookahead_scrambled_future_bars_leave_a_fold_unchanged(workspace, fi
     assert not np.allclose(grid.frame["price"].to_numpy(), _fold(first.predictions, 2)["price"].to_numpy())
 
 
-def test_bars_from_a_folds_first_decision_on_leave_its_training_bit_identical(workspace, first, tmp_path):
-    """Every bar starting at or after fold 1's first decision gets other prices and volumes: fold 1's checkpoints
-    (weights and the fingerprint of their data) are bit-identical, so no training label reaches into the fold
-    (without the embargo the last training samples' labels end inside it), and its first decision is unchanged
-    (it reads bars closed by then only)."""
+def test_a_fold_run_alone_on_bars_scrambled_from_its_first_decision_trains_bit_identically(workspace, first, tmp_path):
+    """Every bar starting at or after fold 2's first decision gets other prices and volumes, and fold 2 is run again
+    alone (the fixture ran it after fold 1): its checkpoints (weights and the fingerprint of their data) are
+    bit-identical, so no training label reaches into the fold (without the embargo the last training samples' labels
+    end inside it) and a fold's training does not depend on the folds run before it with the same seed; its first
+    decision (every model's and baseline's prediction, and every strategy's action) is unchanged, as it reads bars
+    closed by then only. (Fold 1 run again, in the no-lookahead test, reproduces its predictions and decisions.)"""
     import torch
 
-    fold = first.folds[0]
+    fold = first.folds[1]
     scrambled = scrambled_copy(workspace.home, tmp_path / "scrambled", fold.start)
     again = run_backtest(scrambled, settings(), out=tmp_path / "out", folds=[fold])
+    assert [f["fold"] for f in again.results["folds"]] == [2]
     trained = 0
-    for before, after in zip(first.results["folds"][0]["models"], again.results["folds"][0]["models"], strict=True):
+    for before, after in zip(first.results["folds"][1]["models"], again.results["folds"][0]["models"], strict=True):
         assert before["model"] == after["model"] and (before["run"] is None) == (after["run"] is None)
+        assert before["samples"] == after["samples"] and before["periods"] == after["periods"], before["model"]
         if before["run"] is None:
             continue
         a, b = (torch.load(Path(r) / "model.pt", weights_only=False) for r in (before["run"], after["run"]))
@@ -158,24 +166,55 @@ def test_bars_from_a_folds_first_decision_on_leave_its_training_bit_identical(wo
         assert all(torch.equal(t, b["model_state_dict"][k]) for k, t in a["model_state_dict"].items()), before["model"]
         trained += 1
     assert trained == 4  # every model but the long-term one, which has no window here
-    at_start = first.predictions["time"] == pd.Timestamp(fold.start)
+    baselines = ("logistic_baseline", "gbm_baseline")  # fit on the hourly steps before the fold's own cutoff
+    for name in baselines:
+        assert first.results["folds"][1]["baselines"][name] == again.results["folds"][0]["baselines"][name], name
+    at_start = _fold(first.predictions, 2)["time"] == pd.Timestamp(fold.start)
+    assert at_start.sum() == 1
     pd.testing.assert_frame_equal(
-        first.predictions[at_start].reset_index(drop=True),
+        _fold(first.predictions, 2)[at_start].reset_index(drop=True),
         again.predictions[again.predictions["time"] == pd.Timestamp(fold.start)].reset_index(drop=True),
     )
-    later = (_fold(first.predictions, 1)["time"] > pd.Timestamp(fold.start)).to_numpy()
-    assert not np.allclose(_fold(first.predictions, 1)["price"][later], _fold(again.predictions, 1)["price"][later])
-
-
-def test_same_seed_same_decisions_and_numbers(workspace, first, tmp_path):
-    """Fold 2 run again alone (fold 1's rerun is the no-lookahead test's): the same training, predictions,
-    decisions and per-fold accuracies. A decision depends on its own step's predictions only."""
-    again = run_backtest(workspace, settings(), out=tmp_path / "again", folds=[first.folds[1]])
-    pd.testing.assert_frame_equal(_fold(first.predictions, 2), again.predictions)
-    pd.testing.assert_frame_equal(_fold(first.decisions, 2), again.decisions)
-    for name, model in again.results["models"].items():
-        assert model["folds"] == [f for f in first.results["models"][name]["folds"] if f["fold"] == 2], name
+    decided = ["strategy", "symbol", "time", "action", "reason", "price"]
+    first_decisions = _fold(first.decisions, 2)
+    pd.testing.assert_frame_equal(
+        first_decisions[first_decisions["time"] == pd.Timestamp(fold.start)][decided].reset_index(drop=True),
+        again.decisions[again.decisions["time"] == pd.Timestamp(fold.start)][decided].reset_index(drop=True),
+    )
+    later = (_fold(first.predictions, 2)["time"] > pd.Timestamp(fold.start)).to_numpy()
+    assert not np.allclose(_fold(first.predictions, 2)["price"][later], again.predictions["price"][later])
     assert again.results["models"]["seq300_minute"]["folds"]  # (seq800's labels reach past the data's end)
+
+
+def test_model_accuracies_are_the_predictions_scored_on_the_labels(workspace, first):
+    """results.json's per-fold direction accuracy of a model is its distinct steps' P(up) > 0.5 scored against the
+    forward returns of the warehouse; and the ensembles and the baselines do trade."""
+    from barstore.warehouse import connect
+    from barstore.windows.labels import forward_returns
+
+    con = connect(workspace.warehouse, read_only=True)
+    p = first.predictions
+    checked = 0
+    for name in ("seq300_minute", "seq500_minute", "seq800_minute", "seq500_hourly"):
+        labels = forward_returns(con, MODELS[name]).to_pandas()[["symbol", "event_timestamp", "label"]]
+        labels["event_timestamp"] = pd.to_datetime(labels["event_timestamp"], utc=True)
+        steps = p[["fold", "symbol", f"{name}__step_time", f"{name}__p_up"]].dropna()
+        steps = steps.drop_duplicates(["symbol", f"{name}__step_time"])
+        steps = steps.rename(columns={f"{name}__step_time": "event_timestamp", f"{name}__p_up": "p_up"})
+        steps["event_timestamp"] = pd.to_datetime(steps["event_timestamp"], utc=True)
+        scored = steps.merge(labels, on=["symbol", "event_timestamp"], how="left").dropna(subset=["label"])
+        per_fold = {f["fold"]: f["accuracy"] for f in first.results["models"][name]["folds"]}
+        for number in range(1, FOLDS + 1):
+            mine = scored[scored["fold"] == number]
+            if mine.empty:
+                assert number not in per_fold, (name, number)
+                continue
+            hits = (mine["p_up"] > 0.5) == (mine["label"] > 0)
+            assert per_fold[number]["n"] == len(mine), (name, number)
+            assert per_fold[number]["value"] == pytest.approx(hits.mean(), abs=1e-12), (name, number)
+            checked += 1
+    # 60-minute and 1-day labels are known in both folds, 3-day ones in fold 1 only, 5-day ones in neither
+    assert checked == 5
     trading = first.decisions[
         first.decisions["strategy"].isin(["three_model", "four_model", "logistic_baseline", "gbm_baseline", "momentum"])
     ]
