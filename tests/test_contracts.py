@@ -135,12 +135,27 @@ def add_contract(con, contract: str, root: str, first: date, last: date, **bar_o
     insert_bars(con, contract_bars(contract, first, last, **bar_options))
 
 
-@pytest.fixture
-def con(tmp_path):
-    con = connect(tmp_path / "warehouse.ducklake")
+def nq_warehouse(path: Path):
+    """A warehouse with the four NQ contracts and the contract models built."""
+    con = connect(path)
     for contract, (first, last, _, _) in CONTRACTS.items():
         add_contract(con, contract, "NQ", first, last)
     build_contract_models(con)
+    return con
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    """The NQ warehouse, built once for the tests that only read it."""
+    con = nq_warehouse(tmp_path_factory.mktemp("contracts") / "warehouse.ducklake")
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def own_con(tmp_path):
+    """An NQ warehouse of the test's own, for the tests that change roll settings or add contracts."""
+    con = nq_warehouse(tmp_path / "warehouse.ducklake")
     yield con
     con.close()
 
@@ -300,13 +315,15 @@ def test_day_without_bars_of_the_held_contract_is_a_gap(con):
     )
 
 
-def test_fixed_date_follows_the_roll_offset(con):
+def test_fixed_date_follows_the_roll_offset(own_con):
+    con = own_con
     set_roll_config(con, "NQ", back_adjust=None, roll_offset_days=3)
     build_contract_models(con)
     assert [r[0] for r in roll_days(con)] == [date(2024, 3, 5), date(2024, 6, 18), date(2024, 9, 9)]
 
 
-def test_roll_skips_contracts_past_their_fixed_date_and_handles_a_single_contract(con):
+def test_roll_skips_contracts_past_their_fixed_date_and_handles_a_single_contract(own_con):
+    con = own_con
     # ES data starts after ESH24's fixed roll date (03-07): the series starts on ESM24 although H24 trades more.
     level = {"level_of": lambda contract, day: 5000.0}
     add_contract(con, "ESH24", "ES", date(2024, 3, 11), date(2024, 3, 15), volume_of=lambda c, d: 1000.0, **level)
@@ -386,7 +403,8 @@ def test_roll_gap_is_measured_on_the_last_day_both_contracts_traded(con):
     ]
 
 
-def test_back_adjusted_series_is_continuous_across_rolls(con):
+def test_back_adjusted_series_is_continuous_across_rolls(own_con):
+    con = own_con
     set_roll_config(con, "NQ", back_adjust=True)
     build_contract_models(con)
     g1, g2, g3 = (
