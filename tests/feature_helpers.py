@@ -25,6 +25,8 @@ BINANCE_1M = "binance_usdm_perp_1min_2025-05_2025-06.parquet"
 
 ES_OPTS = IngestOptions(symbol="ES", timeframe="1m", tz=NY, label="end", calendar="cme_rth")
 LEAN_OPTS = IngestOptions(timeframe="1d", tz=NY, calendar="us_rth")
+LEAN_SYMBOLS = ("SPY", "AAPL", "QQQ")
+LEAN_SUBSET = f"symbol IN {LEAN_SYMBOLS}"  # three daily series of the Lean file (QQQ with missing years)
 BTC_OPTS = IngestOptions(symbol="BTCUSDT", timeframe="1h", calendar="crypto_24x7")
 BINANCE_OPTS = IngestOptions(timeframe="1m", calendar="crypto_24x7")
 
@@ -58,6 +60,22 @@ def warehouse(path: Path, ingests: list[tuple[Path, IngestOptions]]) -> duckdb.D
 
 def build(con) -> dict:
     return {r.model: r for r in build_models(con, SQL, show=False)}
+
+
+_SHARED: dict[tuple, Path] = {}
+
+
+def shared_warehouse(tmp_path_factory, name: str, opts: IngestOptions, where: str = "true") -> Path:
+    """The catalog of a warehouse built from the rows of the real file `name` matching `where` (write_slice):
+    built once per test session, for the modules that only read it (connect to it read-only, or with
+    other_warehouse). The TA-Lib, look-ahead and incremental feature tests build the same files in full."""
+    key = (name, where, repr(opts))
+    if key not in _SHARED:
+        tmp = tmp_path_factory.mktemp("shared_build")
+        path = write_slice(real_file(name), tmp / "bars.parquet", where)
+        warehouse(tmp / "w.duckdb", [(path, opts)]).close()
+        _SHARED[key] = tmp / "w.duckdb"
+    return _SHARED[key]
 
 
 def write_slice(src: Path, dst: Path, where: str, ts_column: str = "ts_utc") -> Path:

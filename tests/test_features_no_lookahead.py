@@ -19,10 +19,12 @@ from .feature_helpers import (
     ES_OPTS,
     LEAN_DAILY,
     LEAN_OPTS,
+    LEAN_SUBSET,
     NY,
     column_differences,
     real_file,
     rows_differing,
+    shared_warehouse,
     warehouse,
     write_slice,
 )
@@ -42,7 +44,7 @@ DATASETS = {
         LEAN_OPTS,
         "ts_et + INTERVAL '16 hours' <= TIMESTAMP '{cut}'",
         NY,
-        "symbol IN ('SPY', 'QQQ', 'AAPL')",
+        LEAN_SUBSET,
         ("1d",),
     ),
 }
@@ -62,18 +64,13 @@ CUTS = [
 
 @pytest.fixture(scope="module")
 def full_builds(tmp_path_factory):
-    """dataset -> path of a warehouse built on the whole (filtered) file, built once per module."""
-    built = {}
+    """dataset -> path of a warehouse built on the whole (filtered) file, built once per session (the TA-Lib
+    tests read the same builds)."""
 
     def get(dataset):
-        if dataset not in built:
-            name, opts, _, _, subset, _ = DATASETS[dataset]
-            need_data(name)
-            tmp = tmp_path_factory.mktemp(f"full_{dataset}")
-            path = write_slice(real_file(name), tmp / "bars.parquet", subset)
-            warehouse(tmp / "w.duckdb", [(path, opts)]).close()
-            built[dataset] = tmp / "w.duckdb"
-        return built[dataset]
+        name, opts, _, _, subset, _ = DATASETS[dataset]
+        need_data(name)
+        return shared_warehouse(tmp_path_factory, name, opts, subset)
 
     return get
 

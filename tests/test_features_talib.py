@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from barstore.warehouse import connect
+
 from .data_paths import need_data
 from .feature_helpers import (
     BINANCE_1M,
@@ -42,38 +44,38 @@ from .feature_helpers import (
     FIRST_VALID,
     LEAN_DAILY,
     LEAN_OPTS,
+    LEAN_SUBSET,
+    LEAN_SYMBOLS,
     NY,
     exact_pctb,
     exact_window_stats,
     features,
     real_file,
     reference,
+    shared_warehouse,
     warehouse,
     write_slice,
 )
 
 EPS = np.finfo(float).eps
-LEAN_SYMBOLS = ("SPY", "AAPL", "QQQ")
 
 
 @pytest.fixture(scope="module")
 def es(tmp_path_factory):
     need_data(ES_FILE)
-    return warehouse(tmp_path_factory.mktemp("es") / "w.duckdb", [(real_file(ES_FILE), ES_OPTS)])
+    return connect(shared_warehouse(tmp_path_factory, ES_FILE, ES_OPTS), read_only=True)
 
 
 @pytest.fixture(scope="module")
 def btc_hourly(tmp_path_factory):
     need_data(BTC_HOURLY)
-    return warehouse(tmp_path_factory.mktemp("btc") / "w.duckdb", [(real_file(BTC_HOURLY), BTC_OPTS)])
+    return connect(shared_warehouse(tmp_path_factory, BTC_HOURLY, BTC_OPTS), read_only=True)
 
 
 @pytest.fixture(scope="module")
 def lean(tmp_path_factory):
     need_data(LEAN_DAILY)
-    tmp = tmp_path_factory.mktemp("lean")
-    path = write_slice(real_file(LEAN_DAILY), tmp / "lean.parquet", f"symbol IN {LEAN_SYMBOLS}")
-    return warehouse(tmp / "w.duckdb", [(path, LEAN_OPTS)])
+    return connect(shared_warehouse(tmp_path_factory, LEAN_DAILY, LEAN_OPTS, LEAN_SUBSET), read_only=True)
 
 
 @pytest.fixture(scope="module")
