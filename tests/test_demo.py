@@ -44,12 +44,28 @@ def raw_counts(home) -> dict[str, int]:
         return dict(con.execute("SELECT symbol, count(*) FROM raw.bars GROUP BY symbol").fetchall())
 
 
+SPARK_STAGES = ("build the same models on Spark and compare", "write a training set as shards by symbol on Spark")
+
+
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory):
+    """The demo through the CLI, every stage but the two Spark ones (2-3 minutes of a 2-core machine: what they
+    run, the Spark build compared with the local one and a set written as shards, is tested in
+    test_spark_build.py and test_dataset_shards.py)."""
+    from barstore.cli import demo
+
     home = tmp_path_factory.mktemp("demo")
-    result = run_demo_cli(home)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "STAGES", [s for s in demo.STAGES if s.title not in SPARK_STAGES])
+        result = run_demo_cli(home)
     assert result.exit_code == 0, result.output
     return home, result.output
+
+
+def test_the_demo_ends_with_its_spark_stages():
+    from barstore.cli.demo import STAGES
+
+    assert tuple(s.title for s in STAGES[-2:]) == SPARK_STAGES
 
 
 def test_demo_builds_the_warehouse(demo_home):
