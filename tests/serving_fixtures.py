@@ -152,15 +152,10 @@ def appended_hour(out_dir: Path) -> Path:
     return path
 
 
-# The CLI with `predict` and `serve`, whether or not barstore/cli/__init__.py registers them yet.
-_CLI_CODE = (
-    "from barstore.cli import app\n"
-    "from barstore.cli.serving import register\n"
-    "if not any(getattr(c.callback, '__name__', '') == 'predict' for c in app.registered_commands):\n"
-    "    register(app)\n"
-    "app()\n"
-)
-CLI = [sys.executable, "-c", _CLI_CODE]
+# The CLI as a module, not `python -c`: with pyspark installed (the [spark] extra), importing great_expectations
+# imports pyspark.sql.connect, whose check_dependencies() calls sys.exit(0) when __main__ has neither a spec nor a
+# file (as under -c) and grpc is missing: a command that reaches the gate would end at once with exit status 0.
+CLI = [sys.executable, "-m", "barstore.cli"]
 
 
 def cli_app():
